@@ -1,0 +1,147 @@
+// rill/detail/chan_core.hpp: the type-erased core of a channel.
+//
+// chan<T> only owns values and moves them; waiting, waking, the buffer ring
+// and select live once, here and in src/chan_core.cpp and src/select.cpp.
+// Values cross the core as raw pointers: a sender passes the address of the
+// T to move from, a receiver the address of uninitialised storage for a T.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <typeinfo>
+#include <utility>
+
+namespace rill::detail {
+
+/// How the core moves and destroys values of the element type.
+struct elem_ops {
+    void (*move_construct)(void* dst, void* src) noexcept;  // dst uninitialised, src stays alive
+    void (*destroy)(void* p) noexcept;
+    std::size_t size;
+    std::size_t align;
+    const std::type_info* type;
+};
+
+template <class T>
+inline constexpr elem_ops elem_ops_of{
+    [](void* dst, void* src) noexcept { ::new (dst) T(std::move(*static_cast<T*>(src))); },
+    [](void* p) noexcept { static_cast<T*>(p)->~T(); },
+    sizeof(T),
+    alignof(T),
+    &typeid(T),
+};
+
+/// A test-and-test-and-set lock that yields the thread after spinning.
+/// Channel critical sections are a few dozen instructions long.
+class spinlock {
+public:
+    void lock() noexcept {
+        while (flag_.exchange(true, std::memory_order_acquire)) wait_unlocked();
+    }
+    bool try_lock() noexcept { return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire); }
+    void unlock() noexcept { flag_.store(false, std::memory_order_release); }
+
+private:
+    void wait_unlocked() noexcept;  // spins, then yields the thread
+    std::atomic<bool> flag_{false};
+};
+
+struct waitable;
+
+/// One blocked operation's entry in a channel's wait queue. It lives on the
+/// waiter's stack; only code holding the channel's lock touches the links.
+struct wait_node {
+    wait_node* next = nullptr;
+    wait_node* prev = nullptr;
+    bool queued = false;        // linked in a queue (cleared by whoever unlinks it)
+    bool ok = false;            // set by the waker: true = value moved, false = woken by close
+    bool is_send = false;
+    std::uint32_t case_index = 0;  // position in a select, 0 otherwise
+    waitable* who = nullptr;       // the coroutine or thread that waits
+    std::uint64_t seq = 0;         // which of its waits this node belongs to
+    void* slot = nullptr;          // send: value to move from; recv: storage to move into
+    class chan_core* chan = nullptr;
+    wait_node* wake_next = nullptr;  // close() gathers the nodes it wakes here
+};
+
+/// FIFO of wait_nodes (intrusive, doubly linked).
+struct wait_queue {
+    wait_node* head = nullptr;
+    wait_node* tail = nullptr;
+    void push(wait_node* n) noexcept;
+    void unlink(wait_node* n) noexcept;  // no-op when n is not queued
+    bool empty() const noexcept { return head == nullptr; }
+};
+
+enum class try_recv_status { value, empty, closed };
+
+/// The channel proper. Invariants (under `lock_`):
+///  - at most one of recvq_ and sendq_ holds nodes that can still be claimed,
+///    except while a select waits on both sides of the same channel;
+///  - recvq_ nodes exist only while the buffer is empty, sendq_ nodes only
+///    while it is full (capacity 0 is always full and empty);
+///  - once closed_, no node is queued and none is added.
+class chan_core {
+public:
+    /// `label` and the op names say what a waiter waits for in deadlock
+    /// reports: a mutex is a channel whose "send" is "lock".
+    chan_core(std::size_t capacity, const elem_ops* ops, const char* label = "chan", const char* send_op = "send",
+              const char* recv_op = "recv");
+    ~chan_core();
+    chan_core(const chan_core&) = delete;
+    chan_core& operator=(const chan_core&) = delete;
+
+    void send(void* src);                    // throws channel_closed
+    bool recv(void* dst);                    // false: closed and drained
+    bool try_send(void* src);                // throws channel_closed
+    try_recv_status try_recv(void* dst);
+    void close();                            // throws channel_closed when already closed
+    std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
+    std::size_t capacity() const noexcept { return capacity_; }
+    bool closed() const noexcept { return closed_flag_.load(std::memory_order_acquire); }
+    const char* label() const noexcept { return label_; }
+    const elem_ops& ops() const noexcept { return *ops_; }
+
+    // --- for select (src/select.cpp) and the parking seam; lock held ---
+    void lock() noexcept { lock_.lock(); }
+    void unlock() noexcept { lock_.unlock(); }
+    // The polls complete an operation without blocking if they can; a
+    // partner they claimed is kept for take_wake(), to be woken after unlock.
+    bool poll_send_locked(void* src);             // hand-off or buffer; false = would block
+    bool poll_recv_locked(void* dst, bool& got);  // true = done (got: a value, or closed and drained)
+    wait_node* take_wake() noexcept;
+    void unlock_and_wake() noexcept;
+    bool closed_locked() const noexcept { return closed_; }
+    void enqueue_locked(wait_node* n) noexcept { (n->is_send ? sendq_ : recvq_).push(n); }
+    void dequeue_locked(wait_node* n) noexcept { (n->is_send ? sendq_ : recvq_).unlink(n); }
+
+private:
+    wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
+    void* slot_at(std::size_t i) const noexcept { return buffer_ + i * ops_->size; }
+    void buffer_push(void* src) noexcept;
+    void buffer_pop(void* dst) noexcept;
+
+    spinlock lock_;                          // guards everything below
+    bool closed_ = false;
+    std::size_t head_ = 0;                   // ring index of the oldest value
+    std::atomic<std::size_t> count_{0};      // values in the ring (written under lock_)
+    wait_queue recvq_;                       // blocked receivers
+    wait_queue sendq_;                       // blocked senders
+    std::atomic<bool> closed_flag_{false};   // closed_, readable without the lock
+    const std::size_t capacity_;
+    const elem_ops* const ops_;
+    unsigned char* buffer_ = nullptr;        // capacity_ slots of ops_->size bytes
+    const char* label_;                      // "chan", "mutex", "wait_group": for deadlock reports
+    const char* send_op_;
+    const char* recv_op_;
+    wait_node* wake_after_unlock_ = nullptr; // partner claimed by the last poll (under lock_)
+};
+
+/// Blocks the current coroutine (or thread) forever: a nil channel's send
+/// and recv, and an empty select. Counts as blocked for deadlock detection;
+/// only the end of the run (unwinding) gets it out.
+[[noreturn]] void block_forever(const char* what);
+
+}  // namespace rill::detail

@@ -1,0 +1,31 @@
+// rill/detail/task.hpp: the type-erased body of a coroutine.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace rill::detail {
+
+/// What a coroutine runs. One heap object per spawn; the runtime owns it.
+struct task {
+    virtual ~task() = default;
+    virtual void run() = 0;
+};
+
+template <class F>
+struct task_of final : task {
+    explicit task_of(F&& f) : fn(std::move(f)) {}
+    explicit task_of(const F& f) : fn(f) {}
+    void run() override { fn(); }
+    F fn;
+};
+
+template <class F>
+std::unique_ptr<task> make_task(F&& fn) {
+    using fn_type = std::decay_t<F>;
+    static_assert(std::is_invocable_v<fn_type&>, "a coroutine body must be callable with no arguments");
+    return std::make_unique<task_of<fn_type>>(std::forward<F>(fn));
+}
+
+}  // namespace rill::detail

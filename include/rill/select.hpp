@@ -1,0 +1,155 @@
+// rill/select.hpp: wait on several channel operations, perform exactly one.
+//
+//     std::size_t i = rill::select(
+//         rill::on_recv(jobs, [&](std::optional<job> j) { ... }),
+//         rill::on_send(results, r, [&] { ... }),
+//         rill::on_recv(rill::after(100ms), [&](auto) { ... }),
+//         rill::on_default([&] { ... }));   // optional: makes select non-blocking
+//
+// select waits until one case can proceed, performs that one, runs its
+// handler after every lock is released, and returns the case's argument
+// position. Among ready cases it picks one at random (Go's rule);
+// select_biased picks the earliest ready one. A receive case on a closed
+// channel is ready and gets std::nullopt; a send case on a closed channel
+// throws channel_closed. Cases on nil channels are never ready. select()
+// with no cases blocks forever.
+#pragma once
+
+#include <rill/chan.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+namespace rill {
+
+namespace detail {
+
+/// One case as the type-erased select sees it.
+struct select_case {
+    chan_core* chan = nullptr;  // null: nil channel, or the default case
+    void* slot = nullptr;       // send: value to move from; recv: storage for the value
+    bool is_send = false;
+    bool is_default = false;
+};
+
+struct select_outcome {
+    std::size_t index;  // argument position of the case performed
+    bool received;      // a receive case got a value (false: closed)
+};
+
+/// Performs one ready case, or blocks until one is. With a default case and
+/// nothing ready it returns the default's index at once.
+select_outcome select_cases(select_case* cases, std::size_t n, bool biased);
+
+template <class T, class F>
+class recv_case {
+public:
+    recv_case(std::shared_ptr<chan_core> ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
+    select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
+    void fire(bool received) {
+        std::optional<T> v;
+        if (received) {
+            slot_.mark_full();
+            v.emplace(slot_.take());
+        }
+        if constexpr (std::is_invocable_v<F&, std::optional<T>>) fn_(std::move(v));
+        else fn_();
+    }
+
+private:
+    std::shared_ptr<chan_core> ch_;
+    F fn_;
+    value_slot<T> slot_;
+};
+
+/// Holds the value to send: a pointer to the caller's lvalue of type T
+/// (moved from only if this case is chosen), or a T of its own.
+template <class T, class V, class F>
+class send_case {
+public:
+    template <class U>
+    send_case(std::shared_ptr<chan_core> ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
+    select_case describe() { return {ch_.get(), addr(), true, false}; }
+    void fire(bool) { fn_(); }
+
+private:
+    template <class U>
+    static V init(U&& v) {
+        if constexpr (std::is_pointer_v<V>) return &v;
+        else return V(std::forward<U>(v));
+    }
+    void* addr() {
+        if constexpr (std::is_pointer_v<V>) return value_;
+        else return &value_;
+    }
+    std::shared_ptr<chan_core> ch_;
+    V value_;
+    F fn_;
+};
+
+template <class F>
+class default_case {
+public:
+    explicit default_case(F fn) : fn_(std::move(fn)) {}
+    select_case describe() { return {nullptr, nullptr, false, true}; }
+    void fire(bool) { fn_(); }
+
+private:
+    F fn_;
+};
+
+template <class T, class U>
+using send_storage = std::conditional_t<std::is_same_v<U, T&>, T*, T>;
+
+template <class C>
+inline constexpr bool is_default_case = false;
+template <class F>
+inline constexpr bool is_default_case<default_case<F>> = true;
+
+template <class... C, std::size_t... I>
+std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
+    static_assert((0 + ... + int(is_default_case<std::remove_cvref_t<C>>)) <= 1, "a select takes at most one on_default");
+    if constexpr (sizeof...(C) == 0) {
+        block_forever("select with no cases");
+    } else {
+        select_case described[] = {cases.describe()...};
+        select_outcome out = select_cases(described, sizeof...(C), biased);
+        ((out.index == I ? (cases.fire(out.received), true) : false) || ...);
+        return out.index;
+    }
+}
+
+
+}  // namespace detail
+
+/// A receive case. fn takes std::optional<T> (nullopt: closed) or nothing.
+template <class T, class F>
+auto on_recv(const chan<T>& ch, F fn) { return detail::recv_case<T, F>(ch.shared_core(), std::move(fn)); }
+template <class T, class F>
+auto on_recv(const recv_chan<T>& ch, F fn) { return detail::recv_case<T, F>(ch.shared_core(), std::move(fn)); }
+
+/// A send case. The value is converted to T once, when the case is built;
+/// given an lvalue T it is moved from only if this case is chosen.
+template <class T, class U, class F>
+auto on_send(const chan<T>& ch, U&& v, F fn) {
+    return detail::send_case<T, detail::send_storage<T, U>, F>(ch.shared_core(), std::forward<U>(v), std::move(fn));
+}
+template <class T, class U, class F>
+auto on_send(const send_chan<T>& ch, U&& v, F fn) {
+    return detail::send_case<T, detail::send_storage<T, U>, F>(ch.shared_core(), std::forward<U>(v), std::move(fn));
+}
+/// Run when no other case is ready: makes the select non-blocking.
+template <class F>
+auto on_default(F fn) { return detail::default_case<F>(std::move(fn)); }
+
+/// Waits for one of the cases, performs it, runs its handler; returns its position.
+template <class... C>
+std::size_t select(C&&... cases) { return detail::run_select(false, std::index_sequence_for<C...>{}, cases...); }
+
+/// As select, but prefers the earliest ready case (priorities).
+template <class... C>
+std::size_t select_biased(C&&... cases) { return detail::run_select(true, std::index_sequence_for<C...>{}, cases...); }
+
+}  // namespace rill

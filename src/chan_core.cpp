@@ -1,0 +1,261 @@
+// src/chan_core.cpp: the waiting core of channels.
+//
+// Invariants, under the channel's lock:
+//  - recvq holds claimable nodes only while the buffer is empty, sendq only
+//    while it is full (an unbuffered channel is both), except for a select
+//    that waits on both sides of one channel (its own nodes never match:
+//    they are enqueued together, after its poll found nothing);
+//  - a value moves straight from a sender to a waiting receiver, never
+//    through the buffer; the buffer is FIFO;
+//  - once closed, nothing waits: close() wakes every node, receivers with
+//    ok = false (nullopt once drained), senders with ok = false (they throw).
+//
+// Who wakes whom: the operation that finds a waiting partner claims it
+// (one CAS, see wait.hpp), moves the value, unlocks, then wakes it. A
+// claimed waiter cannot run until woken, so its node (on its stack) stays
+// valid until then.
+#include "live_counts.hpp"
+#include "wait.hpp"
+
+#include <rill/errors.hpp>
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <new>
+#include <thread>
+
+namespace rill::detail {
+
+// ---------------------------------------------------------------- spinlock, wait_queue
+
+void spinlock::wait_unlocked() noexcept {
+    for (int i = 0; flag_.load(std::memory_order_relaxed); ++i) {
+        if (i < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            std::this_thread::yield();
+        }
+    }
+}
+
+void wait_queue::push(wait_node* n) noexcept {
+    n->next = nullptr;
+    n->prev = tail;
+    if (tail) tail->next = n;
+    else head = n;
+    tail = n;
+    n->queued = true;
+}
+
+void wait_queue::unlink(wait_node* n) noexcept {
+    if (!n->queued) return;
+    if (n->prev) n->prev->next = n->next;
+    else head = n->next;
+    if (n->next) n->next->prev = n->prev;
+    else tail = n->prev;
+    n->next = n->prev = nullptr;
+    n->queued = false;
+}
+
+// ---------------------------------------------------------------- chan_core
+
+std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops) {
+    return std::make_shared<chan_core>(capacity, ops);
+}
+
+chan_core::chan_core(std::size_t capacity, const elem_ops* ops, const char* label, const char* send_op, const char* recv_op)
+    : capacity_(capacity), ops_(ops), label_(label), send_op_(send_op), recv_op_(recv_op) {
+    if (capacity_ > 0) buffer_ = static_cast<unsigned char*>(::operator new(capacity_ * ops_->size, std::align_val_t(ops_->align)));
+    live_counts::channels.fetch_add(1, std::memory_order_relaxed);
+}
+
+chan_core::~chan_core() {
+    std::size_t n = count_.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i) ops_->destroy(slot_at((head_ + i) % capacity_));
+    if (buffer_) ::operator delete(buffer_, std::align_val_t(ops_->align));
+    live_counts::channels.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void chan_core::buffer_push(void* src) noexcept {
+    std::size_t n = count_.load(std::memory_order_relaxed);
+    ops_->move_construct(slot_at((head_ + n) % capacity_), src);
+    count_.store(n + 1, std::memory_order_relaxed);
+}
+
+void chan_core::buffer_pop(void* dst) noexcept {
+    void* s = slot_at(head_);
+    ops_->move_construct(dst, s);
+    ops_->destroy(s);
+    head_ = (head_ + 1) % capacity_;
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+}
+
+wait_node* chan_core::claim_first(wait_queue& q) noexcept {
+    while (wait_node* n = q.head) {
+        q.unlink(n);
+        if (claim(*n->who, n->seq)) return n;
+        // lost: its select already fired elsewhere, or it is being cancelled
+    }
+    return nullptr;
+}
+
+// Sender side, lock held: hand off to a receiver or buffer. The woken
+// receiver is returned through `partner` to be woken after unlock.
+bool chan_core::poll_send_locked(void* src) {
+    wait_node* partner = nullptr;
+    bool done = false;
+    if (wait_node* r = claim_first(recvq_)) {
+        ops_->move_construct(r->slot, src);
+        r->ok = true;
+        r->who->fired = r;
+        partner = r;
+        done = true;
+    } else if (count_.load(std::memory_order_relaxed) < capacity_) {
+        buffer_push(src);
+        done = true;
+    }
+    if (partner) wake_after_unlock_ = partner;
+    return done;
+}
+
+// Receiver side, lock held. Returns true when done; `got` tells a value
+// from "closed and drained".
+bool chan_core::poll_recv_locked(void* dst, bool& got) {
+    if (wait_node* s = claim_first(sendq_)) {
+        if (capacity_ == 0) {
+            ops_->move_construct(dst, s->slot);
+        } else {
+            // Full buffer with a sender waiting: take the head, move the
+            // sender's value into the tail, wake the sender now.
+            buffer_pop(dst);
+            buffer_push(s->slot);
+        }
+        s->ok = true;
+        s->who->fired = s;
+        wake_after_unlock_ = s;
+        got = true;
+        return true;
+    }
+    if (count_.load(std::memory_order_relaxed) > 0) {
+        buffer_pop(dst);
+        got = true;
+        return true;
+    }
+    if (closed_) {
+        got = false;
+        return true;
+    }
+    return false;
+}
+
+wait_node* chan_core::take_wake() noexcept { return std::exchange(wake_after_unlock_, nullptr); }
+
+void chan_core::unlock_and_wake() noexcept {
+    wait_node* n = take_wake();
+    lock_.unlock();
+    if (n) wake(*n->who);
+}
+
+void chan_core::send(void* src) {
+    lock_.lock();
+    if (closed_) {
+        lock_.unlock();
+        throw channel_closed("send on closed channel");
+    }
+    if (poll_send_locked(src)) {
+        unlock_and_wake();
+        return;
+    }
+    waitable& w = current_waitable();
+    wait_node node;
+    node.is_send = true;
+    node.slot = src;
+    node.chan = this;
+    node.who = &w;
+    node.seq = begin_wait(w, send_op_, this);
+    sendq_.push(&node);
+    chan_core* self = this;
+    if (park(w, node.seq, held_locks{&self, 1}) == park_result::cancelled) {
+        lock_.lock();
+        sendq_.unlink(&node);
+        lock_.unlock();
+        throw coroutine_unwind{};
+    }
+    if (!node.ok) throw channel_closed("send on closed channel (closed while the sender waited)");
+}
+
+bool chan_core::recv(void* dst) {
+    lock_.lock();
+    bool got = false;
+    if (poll_recv_locked(dst, got)) {
+        unlock_and_wake();
+        return got;
+    }
+    waitable& w = current_waitable();
+    wait_node node;
+    node.slot = dst;
+    node.chan = this;
+    node.who = &w;
+    node.seq = begin_wait(w, recv_op_, this);
+    recvq_.push(&node);
+    chan_core* self = this;
+    if (park(w, node.seq, held_locks{&self, 1}) == park_result::cancelled) {
+        lock_.lock();
+        recvq_.unlink(&node);
+        lock_.unlock();
+        throw coroutine_unwind{};
+    }
+    return node.ok;
+}
+
+bool chan_core::try_send(void* src) {
+    lock_.lock();
+    if (closed_) {
+        lock_.unlock();
+        throw channel_closed("try_send on closed channel");
+    }
+    bool done = poll_send_locked(src);
+    unlock_and_wake();
+    return done;
+}
+
+try_recv_status chan_core::try_recv(void* dst) {
+    lock_.lock();
+    bool got = false;
+    bool done = poll_recv_locked(dst, got);
+    unlock_and_wake();
+    if (!done) return try_recv_status::empty;
+    return got ? try_recv_status::value : try_recv_status::closed;
+}
+
+void chan_core::close() {
+    lock_.lock();
+    if (closed_) {
+        lock_.unlock();
+        throw channel_closed("close of closed channel");
+    }
+    closed_ = true;
+    closed_flag_.store(true, std::memory_order_release);
+    wait_node* woken = nullptr;   // claimed nodes in FIFO order, woken after unlock
+    wait_node** tail = &woken;
+    for (wait_queue* q : {&recvq_, &sendq_}) {
+        while (wait_node* n = claim_first(*q)) {
+            n->ok = false;
+            n->who->fired = n;
+            n->wake_next = nullptr;
+            *tail = n;
+            tail = &n->wake_next;
+        }
+    }
+    lock_.unlock();
+    while (woken) {
+        wait_node* n = woken;
+        woken = n->wake_next;   // read before wake: n may vanish once its owner runs
+        wake(*n->who);
+    }
+}
+
+}  // namespace rill::detail

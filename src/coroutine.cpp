@@ -1,0 +1,139 @@
+// src/coroutine.cpp: fibers, their stacks, and the sanitizer annotations of
+// every switch (Boost's fcontext backend has none of its own).
+//
+// ASan: before a switch, __sanitizer_start_switch_fiber names the stack we
+// go to; after it, __sanitizer_finish_switch_fiber. A coroutine learns its
+// resumer's stack bounds at each switch-in (they change as it migrates).
+// TSan: each coroutine is a TSan fiber; the worker switches to it before
+// resume() and back after a final return (never from inside the dying
+// fiber: the frames still to unwind there belong to the coroutine).
+#include "coroutine.hpp"
+
+#include "live_counts.hpp"
+#include "scheduler.hpp"
+#include "stack_pool.hpp"
+
+#include <rill/errors.hpp>
+
+#include <memory>
+#include <utility>
+
+#if defined(RILL_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(RILL_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace rill::detail {
+
+namespace {
+
+thread_local coroutine* tls_current = nullptr;
+
+/// Boost.Context stack allocator over the runtime's pool.
+struct pooled_stack {
+    stack_pool* pool;
+    coroutine* owner;
+    boost::context::stack_context allocate() {
+        auto sc = pool->allocate();
+#if defined(RILL_ASAN)
+        owner->stack_bottom_ = static_cast<char*>(sc.sp) - sc.size;
+        owner->stack_size_ = sc.size;
+#endif
+        return sc;
+    }
+    void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
+};
+
+}  // namespace
+
+__attribute__((noinline)) coroutine* current_coroutine() noexcept {
+    asm volatile("" ::: "memory");
+    return tls_current;
+}
+
+__attribute__((noinline)) void set_current_coroutine(coroutine* c) noexcept {
+    asm volatile("" ::: "memory");
+    tls_current = c;
+}
+
+coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<task> body, std::string coroutine_name)
+    : sched(s), id(coroutine_id), name(std::move(coroutine_name)), body_(std::move(body)) {
+    wait.coro = this;
+#if defined(RILL_TSAN)
+    tsan_fiber_ = __tsan_create_fiber(0);
+#endif
+    live_counts::coroutines.fetch_add(1, std::memory_order_relaxed);
+}
+
+coroutine::~coroutine() {
+#if defined(RILL_TSAN)
+    __tsan_destroy_fiber(tsan_fiber_);
+#endif
+    live_counts::coroutines.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void coroutine::resume(stack_pool& stacks) {
+    if (!started_) {
+        started_ = true;
+        context_ = boost::context::fiber(std::allocator_arg, pooled_stack{&stacks, this},
+                                         [this](boost::context::fiber&& from) { return entry(std::move(from)); });
+    }
+#if defined(RILL_TSAN)
+    ret_tsan_fiber_ = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
+#if defined(RILL_ASAN)
+    void* worker_fake = nullptr;
+    __sanitizer_start_switch_fiber(&worker_fake, stack_bottom_, stack_size_);
+#endif
+    context_ = std::move(context_).resume();
+#if defined(RILL_TSAN)
+    if (!context_) __tsan_switch_to_fiber(ret_tsan_fiber_, 0);   // it finished: still in its TSan fiber
+#endif
+#if defined(RILL_ASAN)
+    __sanitizer_finish_switch_fiber(worker_fake, nullptr, nullptr);
+#endif
+}
+
+void coroutine::switch_out() noexcept {
+#if defined(RILL_ASAN)
+    __sanitizer_start_switch_fiber(&fake_stack_, ret_bottom_, ret_size_);
+#endif
+#if defined(RILL_TSAN)
+    __tsan_switch_to_fiber(ret_tsan_fiber_, 0);
+#endif
+    back_ = std::move(back_).resume();
+    landed();
+}
+
+void coroutine::landed() noexcept {
+#if defined(RILL_ASAN)
+    __sanitizer_finish_switch_fiber(fake_stack_, &ret_bottom_, &ret_size_);
+#endif
+}
+
+boost::context::fiber coroutine::entry(boost::context::fiber&& from) {
+    back_ = std::move(from);
+    landed();
+    try {
+        body_->run();
+    } catch (const coroutine_unwind&) {
+        // unwound at the end of the run: nothing to report
+    } catch (...) {
+        sched.fail(std::current_exception());
+    }
+    try {
+        body_.reset();   // the body's captures die here, on the coroutine's stack
+    } catch (...) {
+        sched.fail(std::current_exception());
+    }
+    finished_ = true;
+#if defined(RILL_ASAN)
+    __sanitizer_start_switch_fiber(nullptr, ret_bottom_, ret_size_);   // this fiber dies
+#endif
+    return std::move(back_);
+}
+
+}  // namespace rill::detail

@@ -1,0 +1,460 @@
+// src/scheduler.cpp: workers, run queues, stealing, parking, the end of a run.
+#include "scheduler.hpp"
+
+#include "live_counts.hpp"
+#include "timer.hpp"
+
+#include <rill/errors.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+#include <cxxabi.h>
+#include <cstdlib>
+#include <typeinfo>
+
+namespace rill::detail {
+
+namespace {
+
+thread_local worker* tls_worker = nullptr;
+
+constexpr unsigned next_streak_limit = 32;      // then the local queue gets a turn
+constexpr unsigned global_check_interval = 61;  // as Go: look at the global queue now and then
+constexpr int spin_rounds = 64;
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+std::uint64_t xorshift(std::uint64_t& s) noexcept {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+}
+
+
+}  // namespace
+
+__attribute__((noinline)) worker* current_worker() noexcept {
+    asm volatile("" ::: "memory");
+    return tls_worker;
+}
+
+// ---------------------------------------------------------------- run_queue
+
+void run_queue::push(coroutine* c) {
+    std::scoped_lock l(lock_);
+    items_.push_back(c);
+    size_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+coroutine* run_queue::pop() {
+    if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+    std::scoped_lock l(lock_);
+    if (items_.empty()) return nullptr;
+    coroutine* c = items_.front();
+    items_.pop_front();
+    size_.fetch_sub(1, std::memory_order_relaxed);
+    return c;
+}
+
+coroutine* run_queue::steal_into(run_queue& into) {
+    if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
+    std::size_t n = items_.size();
+    std::size_t take = n - n / 2;
+    coroutine* first = nullptr;
+    std::deque<coroutine*> moved;
+    for (std::size_t i = 0; i < take; ++i) {
+        coroutine* c = items_.front();
+        items_.pop_front();
+        if (!first) first = c;
+        else moved.push_back(c);
+    }
+    size_.fetch_sub(take, std::memory_order_relaxed);
+    lock_.unlock();
+    if (!moved.empty()) {
+        std::scoped_lock l(into.lock_);
+        for (coroutine* c : moved) into.items_.push_back(c);
+        into.size_.fetch_add(moved.size(), std::memory_order_seq_cst);
+    }
+    return first;
+}
+
+// ---------------------------------------------------------------- worker
+
+worker::worker(scheduler& s, unsigned i) : sched(s), index(i), rng_(0x9E3779B97F4A7C15ull * (i + 1)) {}
+
+void worker::push_next(coroutine* c) {
+    if (next_) push_local(next_);   // the older one waits its turn in the queue
+    next_ = c;
+}
+
+void worker::push_local(coroutine* c) {
+    local.push(c);
+    sched.wake_one_if_idle();
+}
+
+coroutine* worker::find_work() {
+    if (++tick_ % global_check_interval == 0) {
+        if (coroutine* c = sched.pop_global()) return c;
+    }
+    if (next_) {
+        if (next_streak_ < next_streak_limit || local.size() == 0) {
+            ++next_streak_;
+            return std::exchange(next_, nullptr);
+        }
+        local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
+    }
+    next_streak_ = 0;
+    if (coroutine* c = local.pop()) return c;
+    if (coroutine* c = sched.pop_global()) return c;
+    unsigned n = sched.nworkers;
+    if (n > 1) {
+        unsigned start = unsigned(xorshift(rng_) % n);
+        for (unsigned k = 0; k < n; ++k) {
+            worker& victim = sched.worker_at((start + k) % n);
+            if (&victim == this) continue;
+            if (coroutine* c = victim.local.steal_into(local)) return c;
+        }
+    }
+    return nullptr;
+}
+
+coroutine* worker::spin_for_work() {
+    sched.spinning.fetch_add(1, std::memory_order_seq_cst);
+    coroutine* found = nullptr;
+    for (int round = 0; round < spin_rounds && !found && !sched.done(); ++round) {
+        for (int i = 0; i < 32; ++i) cpu_relax();
+        if (round >= spin_rounds / 2) std::this_thread::yield();
+        found = find_work();
+    }
+    sched.spinning.fetch_sub(1, std::memory_order_seq_cst);
+    if (found) sched.wake_one_if_idle();   // there may be more: let another worker look
+    return found;
+}
+
+// Returns false when the runtime is done. See the wake protocol in scheduler.hpp.
+bool worker::park() {
+    if (!sched.register_idle(this)) return false;
+    if (sched.any_work() || sched.done()) {
+        if (!sched.unregister_idle(this)) wakeup.acquire();   // a waker took us off the list: eat its signal
+        return !sched.done();
+    }
+    sched.check_deadlock();
+    wakeup.acquire();
+    return !sched.done();
+}
+
+void worker::run(coroutine* c) {
+    while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
+    c->suspended.store(false, std::memory_order_relaxed);
+    set_current_coroutine(c);
+    c->resume(sched.stacks);
+    set_current_coroutine(nullptr);
+    if (c->finished()) {
+        sched.retire(c);
+        return;
+    }
+    if (post_fn_) {
+        auto fn = std::exchange(post_fn_, nullptr);
+        fn(std::exchange(post_arg_, nullptr));
+    }
+    c->suspended.store(true, std::memory_order_release);   // from here on, c may run elsewhere
+}
+
+void worker::loop() {
+    tls_worker = this;
+    for (;;) {
+        coroutine* c = find_work();
+        if (!c) c = spin_for_work();
+        if (c) {
+            run(c);
+            continue;
+        }
+        if (!park()) break;
+    }
+    tls_worker = nullptr;
+}
+
+// ---------------------------------------------------------------- scheduler
+
+namespace {
+unsigned worker_count(const options& o) {
+    unsigned n = o.threads ? o.threads : std::thread::hardware_concurrency();
+    return n ? n : 1;
+}
+}  // namespace
+
+scheduler::scheduler(const options& opts)
+    : stacks(opts.stack_size), nworkers(worker_count(opts)), detect_deadlock_(opts.detect_deadlock) {
+    live_counts::runtimes.fetch_add(1, std::memory_order_relaxed);
+    for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+    try {
+        for (unsigned i = 0; i < nworkers; ++i) threads_.emplace_back([w = workers_[i].get()] { w->loop(); });
+    } catch (const std::system_error& e) {
+        shutdown();
+        live_counts::runtimes.fetch_sub(1, std::memory_order_relaxed);
+        throw resource_error(fmt::format("rill: cannot start {} worker threads: {}", nworkers, e.what()));
+    }
+}
+
+scheduler::~scheduler() {
+    shutdown();
+    live_counts::runtimes.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void scheduler::spawn(std::unique_ptr<task> body, std::string name) {
+    if (stopping() && !current_coroutine())
+        throw std::logic_error("rill: spawn on a runtime that has stopped (after an error or a deadlock)");
+    auto* c = new coroutine(*this, next_id_.fetch_add(1, std::memory_order_relaxed), std::move(body), std::move(name));
+    {
+        std::scoped_lock l(reg_lock_);
+        c->reg_next = reg_head_;
+        if (reg_head_) reg_head_->reg_prev = c;
+        reg_head_ = c;
+        live_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    worker* w = current_worker();
+    if (w && &w->sched == this) w->push_local(c);
+    else push_global(c);
+}
+
+void scheduler::ready(coroutine* c) {
+    worker* w = current_worker();
+    if (w && &w->sched == this && current_coroutine()) w->push_next(c);
+    else if (w && &w->sched == this) w->push_local(c);
+    else push_global(c);
+}
+
+void scheduler::retire(coroutine* c) {
+    std::size_t left;
+    {
+        std::scoped_lock l(reg_lock_);
+        if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
+        else reg_head_ = c->reg_next;
+        if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+        left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    }
+    delete c;
+    if (left == 0) {
+        std::scoped_lock l(ctl_lock_);
+        ctl_cv_.notify_all();
+    }
+}
+
+coroutine* scheduler::pop_global() {
+    if (global_size_.load(std::memory_order_relaxed) == 0) return nullptr;
+    std::scoped_lock l(global_lock_);
+    if (global_.empty()) return nullptr;
+    coroutine* c = global_.front();
+    global_.pop_front();
+    global_size_.fetch_sub(1, std::memory_order_relaxed);
+    return c;
+}
+
+void scheduler::push_global(coroutine* c) {
+    {
+        std::scoped_lock l(global_lock_);
+        global_.push_back(c);
+        global_size_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    wake_one_if_idle();
+}
+
+void scheduler::wake_one_if_idle() {
+    if (idle_count_.load(std::memory_order_seq_cst) == 0 || spinning.load(std::memory_order_seq_cst) != 0) return;
+    worker* w = nullptr;
+    {
+        std::scoped_lock l(idle_lock_);
+        if (idle_.empty()) return;
+        w = idle_.back();
+        idle_.pop_back();
+        idle_count_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    w->wakeup.release();
+}
+
+bool scheduler::any_work() const noexcept {
+    if (global_size_.load(std::memory_order_seq_cst) != 0) return true;
+    for (auto& w : workers_)
+        if (w->local.size() != 0) return true;
+    return false;
+}
+
+bool scheduler::register_idle(worker* w) {
+    std::scoped_lock l(idle_lock_);
+    if (done()) return false;
+    idle_.push_back(w);
+    idle_count_.fetch_add(1, std::memory_order_seq_cst);
+    return true;
+}
+
+bool scheduler::unregister_idle(worker* w) {
+    std::scoped_lock l(idle_lock_);
+    auto it = std::find(idle_.begin(), idle_.end(), w);
+    if (it == idle_.end()) return false;
+    idle_.erase(it);
+    idle_count_.fetch_sub(1, std::memory_order_seq_cst);
+    return true;
+}
+
+// ---------------------------------------------------------------- errors and deadlocks
+
+void scheduler::fail(std::exception_ptr e) {
+    std::scoped_lock l(ctl_lock_);
+    if (!error_) error_ = std::move(e);
+    ctl_cv_.notify_all();
+}
+
+void scheduler::on_root_finished() {
+    std::scoped_lock l(ctl_lock_);
+    root_finished_ = true;
+    ctl_cv_.notify_all();
+}
+
+void scheduler::detect_deadlocks(bool on) {
+    detecting_.store(on && detect_deadlock_, std::memory_order_seq_cst);
+    if (on) check_deadlock();
+}
+
+// The order of the reads matters: a timer or plain thread pushes its wake
+// before it lowers its count, so once we read the counts as zero, its
+// push is visible in the queues we read next.
+void scheduler::check_deadlock() {
+    if (!detecting_.load(std::memory_order_seq_cst) || stopping()) return;
+    if (pending_timers.load(std::memory_order_seq_cst) > 0) return;
+    if (plain_threads_blocked.load(std::memory_order_seq_cst) > 0) return;
+    if (idle_count_.load(std::memory_order_seq_cst) != nworkers) return;
+    if (any_work() || live_.load(std::memory_order_seq_cst) == 0) return;
+    std::string report;
+    {
+        std::scoped_lock l(reg_lock_);
+        for (coroutine* c = reg_head_; c; c = c->reg_next)
+            if (phase_of(c->wait.state.load(std::memory_order_seq_cst)) != wait_phase::waiting) return;   // being woken
+        report = deadlock_report();
+    }
+    fail(std::make_exception_ptr(deadlock_error(report)));
+}
+
+namespace {
+std::string type_name(const std::type_info& t) {
+    int status = 0;
+    char* s = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
+    std::string out = status == 0 && s ? s : t.name();
+    std::free(s);
+    return out;
+}
+}  // namespace
+
+std::string scheduler::deadlock_report() {
+    std::vector<coroutine*> blocked;
+    for (coroutine* c = reg_head_; c; c = c->reg_next) blocked.push_back(c);
+    std::sort(blocked.begin(), blocked.end(), [](coroutine* a, coroutine* b) { return a->id < b->id; });
+    std::string msg = fmt::format("rill: all coroutines are asleep - deadlock! ({} blocked)", blocked.size());
+    for (coroutine* c : blocked) {
+        msg += fmt::format("\n  coroutine {}", c->id);
+        if (!c->name.empty()) msg += fmt::format(" \"{}\"", c->name);
+        msg += fmt::format(": {}", c->wait.op ? c->wait.op : "blocked");
+        if (const chan_core* ch = c->wait.on) {
+            if (std::string_view(ch->label()) == "chan")
+                msg += fmt::format(" on chan<{}> {}", type_name(*ch->ops().type), static_cast<const void*>(ch));
+            else
+                msg += fmt::format(" on {} {}", ch->label(), static_cast<const void*>(ch));
+        }
+    }
+    return msg;
+}
+
+// ---------------------------------------------------------------- the end of a run
+
+void scheduler::run_root(std::unique_ptr<task> body) {
+    spawn(make_task([this, b = std::move(body)] {
+              b->run();
+              on_root_finished();
+          }),
+          "root");
+    detect_deadlocks(true);
+    std::exception_ptr err;
+    {
+        std::unique_lock l(ctl_lock_);
+        ctl_cv_.wait(l, [&] { return root_finished_ || error_; });
+        err = error_;
+    }
+    detect_deadlocks(false);
+    shutdown();
+    {
+        std::scoped_lock l(ctl_lock_);
+        std::exception_ptr late = std::exchange(error_, nullptr);   // maybe failed while being unwound
+        if (!err) err = late;
+    }
+    if (err) std::rethrow_exception(err);
+}
+
+void scheduler::wait_all() {
+    detect_deadlocks(true);
+    std::exception_ptr err;
+    {
+        std::unique_lock l(ctl_lock_);
+        ctl_cv_.wait(l, [&] { return live_.load(std::memory_order_seq_cst) == 0 || error_; });
+        err = std::exchange(error_, nullptr);
+    }
+    detect_deadlocks(false);
+    if (err) {
+        shutdown();
+        std::rethrow_exception(err);
+    }
+}
+
+// Cancels every waiting coroutine: (seq, waiting) -> (seq, cancelled), then
+// wakes it so that its blocking call throws coroutine_unwind. A coroutine
+// running now sees stopping_ at its next park() (it sets waiting before it
+// reads stopping_, we set stopping_ before we read its state: one of us sees
+// the other).
+void scheduler::cancel_all() noexcept {
+    std::scoped_lock l(reg_lock_);
+    for (coroutine* c = reg_head_; c; c = c->reg_next) {
+        std::uint64_t s = c->wait.state.load(std::memory_order_seq_cst);
+        if (phase_of(s) != wait_phase::waiting) continue;
+        if (c->wait.state.compare_exchange_strong(s, make_state(seq_of(s), wait_phase::cancelled), std::memory_order_acq_rel))
+            push_global(c);
+    }
+}
+
+void scheduler::shutdown() noexcept {
+    {
+        std::scoped_lock l(ctl_lock_);
+        if (shut_down_) return;
+        shut_down_ = true;
+    }
+    stopping_.store(true, std::memory_order_seq_cst);
+    cancel_all();
+    {
+        std::unique_lock l(ctl_lock_);
+        ctl_cv_.wait(l, [&] { return live_.load(std::memory_order_seq_cst) == 0; });
+    }
+    if (timers_) timers_->stop();
+    {
+        std::scoped_lock l(idle_lock_);
+        done_.store(true, std::memory_order_release);
+        for (worker* w : idle_) w->wakeup.release();
+        idle_.clear();
+        idle_count_.store(0, std::memory_order_seq_cst);
+    }
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+    timers_.reset();
+}
+
+timer_service& scheduler::timers() {
+    std::call_once(timers_once_, [this] { timers_ = std::make_unique<timer_service>(this); });
+    return *timers_;
+}
+
+}  // namespace rill::detail

@@ -1,0 +1,166 @@
+// src/scheduler.hpp: the worker pool behind a runtime.
+//
+// Each worker has a `next` slot (the coroutine it just woke runs next: what
+// makes a ping-pong cheap), a local run queue, and parks on a semaphore when
+// it finds nothing. Outside threads and timers push to the global queue.
+// An idle worker steals half of a random victim's local queue.
+//
+// Who wakes whom. Pushing to a local or the global queue wakes one parked
+// worker when there are parked workers and none spinning. A worker about to
+// park first registers as idle, then looks at every queue once more; the
+// pusher bumps the queue size before it reads the idle count. Both sides use
+// seq_cst, so one of them sees the other: no work is left with every worker
+// asleep. Pushes to `next` wake nobody: the pushing worker runs it itself.
+#pragma once
+
+#include "coroutine.hpp"
+#include "stack_pool.hpp"
+
+#include <rill/runtime.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace rill::detail {
+
+class timer_service;
+class scheduler;
+
+/// FIFO of coroutines with a lock; the owner pushes and pops, thieves take half.
+class run_queue {
+public:
+    void push(coroutine* c);
+    coroutine* pop();
+    /// Moves about half of this queue into `into` (which must be empty); returns one to run.
+    coroutine* steal_into(run_queue& into);
+    std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
+
+private:
+    spinlock lock_;                        // guards items_
+    std::deque<coroutine*> items_;
+    std::atomic<std::size_t> size_{0};     // items_.size(), bumped with seq_cst (see the wake protocol)
+};
+
+class worker {
+public:
+    worker(scheduler& s, unsigned index);
+    void loop();
+    /// The coroutine just woken by this worker's coroutine: it runs next.
+    void push_next(coroutine* c);
+    void push_local(coroutine* c);
+    /// Work for this worker to do after the current coroutine switched out
+    /// (release channel locks, requeue a yielder).
+    void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
+
+    scheduler& sched;
+    const unsigned index;
+    run_queue local;
+    std::counting_semaphore<> wakeup{0};   // released by whoever takes this worker off the idle list
+
+private:
+    coroutine* find_work();
+    coroutine* spin_for_work();
+    bool park();                           // false: the runtime is shutting down
+    void run(coroutine* c);
+
+    coroutine* next_ = nullptr;            // owner only
+    unsigned next_streak_ = 0;             // coroutines run from next_ in a row
+    std::uint32_t tick_ = 0;
+    std::uint64_t rng_;
+    void (*post_fn_)(void*) = nullptr;
+    void* post_arg_ = nullptr;
+};
+
+/// The worker running on this thread, or null (same rules as current_coroutine).
+worker* current_worker() noexcept;
+
+class scheduler {
+public:
+    explicit scheduler(const options& opts);
+    ~scheduler();   // shuts down (unwinding what is left) and joins the workers
+
+    void spawn(std::unique_ptr<task> body, std::string name);
+    /// Makes a woken coroutine runnable.
+    void ready(coroutine* c);
+    /// Runs body as root; returns after it returned and the rest was unwound.
+    void run_root(std::unique_ptr<task> body);
+    /// Waits until no coroutine is left; rethrows an error or deadlock.
+    void wait_all();
+
+    bool stopping() const noexcept { return stopping_.load(std::memory_order_seq_cst); }
+    /// An exception escaped a coroutine: keep the first, end the run.
+    void fail(std::exception_ptr e);
+    /// Called by a coroutine as it finishes (before its stack is released).
+    void on_root_finished();
+    /// Called by the worker once a coroutine finished.
+    void retire(coroutine* c);
+    /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
+    void check_deadlock();
+
+    timer_service& timers();
+    std::atomic<long> pending_timers{0};   // timers that can still wake a coroutine
+    stack_pool stacks;
+    const unsigned nworkers;
+
+    // --- for workers ---
+    coroutine* pop_global();
+    void push_global(coroutine* c);
+    void wake_one_if_idle();
+    bool any_work() const noexcept;
+    bool register_idle(worker* w);         // returns false when shutting down
+    bool unregister_idle(worker* w);       // false: someone already woke it
+    worker& worker_at(unsigned i) { return *workers_[i]; }
+    bool done() const noexcept { return done_.load(std::memory_order_acquire); }
+    std::atomic<unsigned> spinning{0};
+
+private:
+    void shutdown() noexcept;              // stop, unwind every coroutine, join
+    void cancel_all() noexcept;
+    std::string deadlock_report();         // under reg_lock_
+    void detect_deadlocks(bool on);
+
+    const bool detect_deadlock_;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::vector<std::thread> threads_;
+
+    std::mutex global_lock_;               // guards global_
+    std::deque<coroutine*> global_;
+    std::atomic<std::size_t> global_size_{0};
+
+    std::mutex idle_lock_;                 // guards idle_
+    std::vector<worker*> idle_;
+    std::atomic<unsigned> idle_count_{0};
+
+    std::mutex reg_lock_;                  // guards the registry list
+    coroutine* reg_head_ = nullptr;
+    std::atomic<std::size_t> live_{0};
+    std::atomic<std::uint64_t> next_id_{1};
+
+    std::atomic<bool> stopping_{false};    // unwinding: parks throw coroutine_unwind
+    std::atomic<bool> done_{false};        // workers exit
+    std::atomic<bool> detecting_{false};   // someone waits for the end: deadlocks are reported
+
+    std::mutex ctl_lock_;                  // guards the run's outcome below
+    std::condition_variable ctl_cv_;
+    bool root_finished_ = false;
+    std::exception_ptr error_;
+    bool shut_down_ = false;
+
+    std::once_flag timers_once_;
+    std::unique_ptr<timer_service> timers_;
+};
+
+/// Plain threads blocked in a rill operation, all runtimes together: while
+/// one is, a quiet runtime is not declared deadlocked (it may wake them).
+inline std::atomic<long> plain_threads_blocked{0};
+
+}  // namespace rill::detail

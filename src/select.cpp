@@ -1,0 +1,140 @@
+// src/select.cpp: select over several channel operations (Go's selectgo).
+//
+//  1. Shuffle the cases (poll order) for fairness; sort the distinct
+//     channels by address (lock order), so two selects never deadlock on
+//     each other's locks.
+//  2. Lock every channel; poll the cases in poll order; perform the first
+//     ready one. A send case on a closed channel throws channel_closed.
+//  3. Nothing ready: with a default case, return it. Otherwise enqueue one
+//     node per case, all carrying the same wait seq, and park; the locks
+//     are released after the switch.
+//  4. Woken by exactly one node (the claim CAS), lock everything again and
+//     unlink the other nodes, which wakers may have unlinked already.
+#include "wait.hpp"
+
+#include <rill/errors.hpp>
+#include <rill/select.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+namespace rill::detail {
+
+namespace {
+
+/// An array on the stack for the usual few cases, on the heap beyond.
+template <class T, std::size_t Inline = 16>
+class small_array {
+public:
+    explicit small_array(std::size_t n) : data_(n <= Inline ? inline_ : (heap_ = std::make_unique<T[]>(n)).get()) {}
+    T& operator[](std::size_t i) noexcept { return data_[i]; }
+    T* data() noexcept { return data_; }
+
+private:
+    T inline_[Inline];
+    std::unique_ptr<T[]> heap_;
+    T* data_;
+};
+
+__attribute__((noinline)) std::uint64_t next_random() noexcept {
+    thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+}
+
+struct locked_set {
+    chan_core** chans;
+    std::size_t n;
+    void lock() const noexcept {
+        for (std::size_t i = 0; i < n; ++i) chans[i]->lock();
+    }
+    void unlock() const noexcept {
+        for (std::size_t i = 0; i < n; ++i) chans[i]->unlock();
+    }
+};
+
+}  // namespace
+
+select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
+    small_array<std::uint32_t> order(n);
+    small_array<chan_core*> chans(n);
+    std::size_t active = 0;
+    std::size_t default_index = n;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (cases[i].is_default) default_index = i;
+        else if (cases[i].chan) order[active++] = std::uint32_t(i);
+    }
+    if (!biased) {
+        for (std::size_t i = active; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
+    }
+    for (std::size_t i = 0; i < active; ++i) chans[i] = cases[order[i]].chan;
+    std::sort(chans.data(), chans.data() + active);
+    std::size_t distinct = std::size_t(std::unique(chans.data(), chans.data() + active) - chans.data());
+    if (active == 0) {
+        if (default_index < n) return {default_index, false};
+        park_forever("select (no case can ever proceed: nil channels only)");
+    }
+    locked_set locked{chans.data(), distinct};
+
+    // 2. Poll.
+    locked.lock();
+    for (std::size_t k = 0; k < active; ++k) {
+        std::size_t i = order[k];
+        select_case& c = cases[i];
+        bool done = false;
+        bool got = false;
+        if (c.is_send) {
+            if (c.chan->closed_locked()) {
+                locked.unlock();
+                throw channel_closed("select: send case on closed channel");
+            }
+            done = c.chan->poll_send_locked(c.slot);
+        } else {
+            done = c.chan->poll_recv_locked(c.slot, got);
+        }
+        if (done) {
+            wait_node* partner = c.chan->take_wake();
+            locked.unlock();
+            if (partner) wake(*partner->who);
+            return {i, got};
+        }
+    }
+
+    // 3. Nothing ready.
+    if (default_index < n) {
+        locked.unlock();
+        return {default_index, false};
+    }
+    waitable& w = current_waitable();
+    std::uint64_t seq = begin_wait(w, "select", distinct == 1 ? chans[0] : nullptr);
+    small_array<wait_node> nodes(active);
+    for (std::size_t k = 0; k < active; ++k) {
+        std::size_t i = order[k];
+        wait_node& node = nodes[k];
+        node.is_send = cases[i].is_send;
+        node.slot = cases[i].slot;
+        node.case_index = std::uint32_t(i);
+        node.chan = cases[i].chan;
+        node.who = &w;
+        node.seq = seq;
+        node.chan->enqueue_locked(&node);
+    }
+    park_result how = park(w, seq, held_locks{chans.data(), distinct});
+
+    // 4. Woken once: take our other nodes back.
+    locked.lock();
+    for (std::size_t k = 0; k < active; ++k) nodes[k].chan->dequeue_locked(&nodes[k]);
+    locked.unlock();
+    if (how == park_result::cancelled) throw coroutine_unwind{};
+    wait_node* fired = w.fired;
+    if (fired->is_send) {
+        if (!fired->ok) throw channel_closed("select: send case's channel was closed while the select waited");
+        return {fired->case_index, false};
+    }
+    return {fired->case_index, fired->ok};
+}
+
+}  // namespace rill::detail

@@ -1,0 +1,81 @@
+// src/wait.cpp: park and wake, for coroutines and plain threads alike.
+#include "wait.hpp"
+
+#include "coroutine.hpp"
+#include "scheduler.hpp"
+
+#include <rill/errors.hpp>
+
+#include <thread>
+
+namespace rill::detail {
+
+namespace {
+
+thread_local waitable tls_thread_waitable;   // a plain thread's waitable
+
+void release_held(void* arg) { static_cast<held_locks*>(arg)->release(); }
+
+}  // namespace
+
+waitable& current_waitable() noexcept {
+    if (coroutine* c = current_coroutine()) return c->wait;
+    return tls_thread_waitable;
+}
+
+std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on) noexcept {
+    std::uint64_t seq = seq_of(w.state.load(std::memory_order_relaxed)) + 1;
+    w.fired = nullptr;
+    w.op = op;
+    w.on = on;
+    if (!w.coro) w.signal.store(0, std::memory_order_relaxed);
+    w.state.store(make_state(seq, wait_phase::waiting), std::memory_order_seq_cst);
+    return seq;
+}
+
+void wake(waitable& w) noexcept {
+    if (coroutine* c = w.coro) {
+        c->sched.ready(c);
+        return;
+    }
+    w.signal.store(1, std::memory_order_release);
+    w.signal.notify_one();
+}
+
+park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
+    coroutine* c = w.coro;
+    if (!c) {
+        // A plain thread: count it as a possible waker of a quiet runtime
+        // before the locks go, uncount it once woken.
+        plain_threads_blocked.fetch_add(1, std::memory_order_seq_cst);
+        locks.release();
+        while (w.signal.load(std::memory_order_acquire) == 0) w.signal.wait(0, std::memory_order_acquire);
+        plain_threads_blocked.fetch_sub(1, std::memory_order_seq_cst);
+        w.state.store(make_state(seq, wait_phase::running), std::memory_order_relaxed);
+        return park_result::woken;
+    }
+    if (c->sched.stopping()) {
+        // Unwinding: do not sleep. If a waker or the canceller won the
+        // waiter first, it will ready() us, so we must switch out anyway.
+        std::uint64_t expected = make_state(seq, wait_phase::waiting);
+        if (w.state.compare_exchange_strong(expected, make_state(seq, wait_phase::cancelled), std::memory_order_acq_rel)) {
+            locks.release();
+            return park_result::cancelled;
+        }
+    }
+    current_worker()->after_switch(&release_held, &locks);   // `locks` lives on this stack until we are back
+    c->switch_out();
+    auto phase = phase_of(w.state.load(std::memory_order_acquire));
+    return phase == wait_phase::cancelled ? park_result::cancelled : park_result::woken;
+}
+
+void park_forever(const char* op) {
+    waitable& w = current_waitable();
+    std::uint64_t seq = begin_wait(w, op, nullptr);
+    park(w, seq, held_locks{nullptr, 0});   // nobody can claim this wait: only cancellation ends it
+    throw coroutine_unwind{};
+}
+
+void block_forever(const char* what) { park_forever(what); }
+
+}  // namespace rill::detail
