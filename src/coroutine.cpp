@@ -15,6 +15,8 @@
 
 #include <rill/errors.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -31,19 +33,22 @@ namespace {
 
 thread_local coroutine* tls_current = nullptr;
 
-/// Boost.Context stack allocator over the runtime's pool.
+/// Boost.Context stack allocator over the runtime's pool. Boost moves it
+/// into the fiber's record after allocate(), so `guarded` survives until
+/// deallocate().
 struct pooled_stack {
     stack_pool* pool;
     coroutine* owner;
+    bool guarded = true;
     boost::context::stack_context allocate() {
-        auto sc = pool->allocate();
-#if defined(RILL_ASAN)
-        owner->stack_bottom_ = static_cast<char*>(sc.sp) - sc.size;
-        owner->stack_size_ = sc.size;
-#endif
-        return sc;
+        pooled_stack_info s = pool->allocate();
+        guarded = s.guarded;
+        owner->stack_bottom_ = static_cast<char*>(s.sc.sp) - s.sc.size;
+        owner->stack_size_ = s.sc.size;
+        owner->stack_guarded_ = s.guarded;
+        return s.sc;
     }
-    void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate(sc); }
+    void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate({sc, guarded}); }
 };
 
 }  // namespace
@@ -97,7 +102,18 @@ void coroutine::resume(stack_pool& stacks) {
 #endif
 }
 
+void coroutine::check_stack() const noexcept {
+    if (stack_guarded_ || stack_canary_intact(stack_bottom_)) return;
+    std::fprintf(stderr,
+                 "rill: coroutine %llu%s%s%s overflowed its stack of %zu KiB (caught by the canary of a slab stack);"
+                 " raise rill::options::stack_size\n",
+                 static_cast<unsigned long long>(id), name.empty() ? "" : " \"", name.c_str(), name.empty() ? "" : "\"",
+                 stack_size_ / 1024);
+    std::abort();
+}
+
 void coroutine::switch_out() noexcept {
+    check_stack();
 #if defined(RILL_ASAN)
     __sanitizer_start_switch_fiber(&fake_stack_, ret_bottom_, ret_size_);
 #endif
@@ -130,6 +146,7 @@ boost::context::fiber coroutine::entry(boost::context::fiber&& from) {
         sched.fail(std::current_exception());
     }
     finished_ = true;
+    check_stack();
 #if defined(RILL_ASAN)
     __sanitizer_start_switch_fiber(nullptr, ret_bottom_, ret_size_);   // this fiber dies
 #endif

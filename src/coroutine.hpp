@@ -70,13 +70,16 @@ private:
     std::unique_ptr<task> body_;
     boost::context::fiber context_;       // the suspended coroutine (held by the worker side)
     boost::context::fiber back_;          // inside the coroutine: the worker that resumed it
+    void check_stack() const noexcept;   // a slab stack's canary: abort on overflow
+
     bool started_ = false;
     bool finished_ = false;
-#if defined(RILL_ASAN)
 public:
-    const void* stack_bottom_ = nullptr;  // this coroutine's stack, for ASan
+    const void* stack_bottom_ = nullptr;  // lowest usable byte of its stack (set when it starts)
     std::size_t stack_size_ = 0;
+    bool stack_guarded_ = true;           // false: a slab stack, checked by its canary
 private:
+#if defined(RILL_ASAN)
     void* fake_stack_ = nullptr;          // ASan fake stack while suspended
     const void* ret_bottom_ = nullptr;    // the resuming worker's stack (learned at each switch-in)
     std::size_t ret_size_ = 0;

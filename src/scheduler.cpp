@@ -156,7 +156,16 @@ void worker::run(coroutine* c) {
     while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
     c->suspended.store(false, std::memory_order_relaxed);
     set_current_coroutine(c);
-    c->resume(sched.stacks);
+    try {
+        c->resume(sched.stacks);
+    } catch (...) {
+        // Only a first resume throws: no stack could be had. The body never
+        // ran; the run ends with the error (rill::resource_error).
+        set_current_coroutine(nullptr);
+        sched.fail(std::current_exception());
+        sched.retire(c);
+        return;
+    }
     set_current_coroutine(nullptr);
     if (c->finished()) {
         sched.retire(c);

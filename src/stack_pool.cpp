@@ -1,4 +1,4 @@
-// src/stack_pool.cpp: mapped stacks with guard pages, reused.
+// src/stack_pool.cpp: guarded stacks while mappings are cheap, slab stacks beyond.
 #include "stack_pool.hpp"
 
 #include "live_counts.hpp"
@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -15,60 +17,114 @@
 namespace rill::detail {
 
 namespace {
-constexpr std::size_t max_cached_stacks = 4096;
+
+constexpr std::size_t max_cached_guarded = 1024;   // beyond, freed guarded stacks are unmapped
+constexpr std::size_t stacks_per_slab = 256;
+
+/// Guarded stacks alive in the whole process, and how many may be.
+std::atomic<std::size_t> guarded_alive{0};
+
+std::size_t guarded_budget() {
+    static const std::size_t budget = [] {
+        std::size_t max_maps = 65530;
+        if (std::FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+            unsigned long v = 0;
+            if (std::fscanf(f, "%lu", &v) == 1 && v > 0) max_maps = v;
+            std::fclose(f);
+        }
+        return max_maps / 8;
+    }();
+    return budget;
+}
+
+[[noreturn]] void refuse(const char* what, std::size_t kib, int err) {
+    throw resource_error(fmt::format("rill: cannot map {} ({} KiB): {}; lower options.stack_size, or raise vm.max_map_count or the memory limit",
+                                     what, kib, std::strerror(err)));
+}
+
+}  // namespace
+
+bool stack_canary_intact(const void* bottom) noexcept {
+    const auto* p = static_cast<const unsigned char*>(bottom);
+    unsigned char any = 0;
+    for (std::size_t i = 0; i < stack_pool::canary_bytes; ++i) any |= p[i];
+    return any == 0;
 }
 
 stack_pool::stack_pool(std::size_t usable_size) : page_(std::size_t(::sysconf(_SC_PAGESIZE))) {
-    std::size_t min = 16 * 1024;
+    constexpr std::size_t min = 16 * 1024;
     if (usable_size < min) usable_size = min;
     usable_ = (usable_size + page_ - 1) / page_ * page_;
 }
 
 stack_pool::~stack_pool() {
-    for (auto& sc : free_) {
-        ::munmap(static_cast<char*>(sc.sp) - sc.size - page_, sc.size + page_);
-        live_counts::stacks.fetch_sub(1, std::memory_order_relaxed);
+    for (auto& s : free_) {
+        if (!s.guarded) continue;
+        ::munmap(static_cast<char*>(s.sc.sp) - s.sc.size - page_, s.sc.size + page_);
+        guarded_alive.fetch_sub(1, std::memory_order_relaxed);
     }
+    for (auto& [base, len] : slabs_) ::munmap(base, len);
+    live_counts::stacks.fetch_sub(free_.size(), std::memory_order_relaxed);
 }
 
-boost::context::stack_context stack_pool::allocate() {
-    {
-        std::scoped_lock l(lock_);
-        if (!free_.empty()) {
-            auto sc = free_.back();
-            free_.pop_back();
-            return sc;
-        }
+pooled_stack_info stack_pool::allocate() {
+    std::scoped_lock l(lock_);
+    if (!free_.empty()) {
+        auto s = free_.back();
+        free_.pop_back();
+        return s;
     }
+    pooled_stack_info s = guarded_alive.load(std::memory_order_relaxed) < guarded_budget() ? map_guarded() : carve_from_slab();
+    live_counts::stacks.fetch_add(1, std::memory_order_relaxed);
+    return s;
+}
+
+pooled_stack_info stack_pool::map_guarded() {
     std::size_t total = usable_ + page_;
     void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) {
-        int err = errno;
-        throw resource_error(fmt::format("rill: cannot map a coroutine stack of {} KiB: {} (raise vm.max_map_count or lower options.stack_size)",
-                                         usable_ / 1024, std::strerror(err)));
+        if (errno == ENOMEM) return carve_from_slab();   // out of mappings: fall back to a slab stack
+        refuse("a coroutine stack", usable_ / 1024, errno);
     }
     if (::mprotect(base, page_, PROT_NONE) != 0) {   // the guard page, below the stack (stacks grow down)
         int err = errno;
         ::munmap(base, total);
-        throw resource_error(fmt::format("rill: cannot protect a coroutine stack's guard page: {} (raise vm.max_map_count)",
-                                         std::strerror(err)));
+        if (err == ENOMEM) return carve_from_slab();   // out of mappings: fall back to a slab stack
+        refuse("a coroutine stack's guard page", page_ / 1024, err);
     }
-    live_counts::stacks.fetch_add(1, std::memory_order_relaxed);
+    guarded_alive.fetch_add(1, std::memory_order_relaxed);
     boost::context::stack_context sc;
     sc.size = usable_;
     sc.sp = static_cast<char*>(base) + total;
-    return sc;
+    return {sc, true};
 }
 
-void stack_pool::deallocate(boost::context::stack_context& sc) noexcept {
-    {
-        std::scoped_lock l(lock_);
-        if (free_.size() < max_cached_stacks) {
-            free_.push_back(sc);
-            return;
-        }
+pooled_stack_info stack_pool::carve_from_slab() {
+    if (slab_left_ == 0) {
+        std::size_t len = page_ + stacks_per_slab * usable_;
+        void* base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (base == MAP_FAILED) refuse("a slab of coroutine stacks", len / 1024, errno);
+        ::mprotect(base, page_, PROT_NONE);   // guards the lowest stack; failure only loses that page's guard
+        slabs_.emplace_back(static_cast<char*>(base), len);
+        slab_next_ = static_cast<char*>(base) + page_;
+        slab_left_ = stacks_per_slab;
     }
-    ::munmap(static_cast<char*>(sc.sp) - sc.size - page_, sc.size + page_);
+    boost::context::stack_context sc;
+    sc.size = usable_;
+    sc.sp = slab_next_ + usable_;
+    slab_next_ += usable_;
+    --slab_left_;
+    return {sc, false};
+}
+
+void stack_pool::deallocate(const pooled_stack_info& s) noexcept {
+    std::scoped_lock l(lock_);
+    if (!s.guarded || free_.size() < max_cached_guarded) {
+        free_.push_back(s);
+        return;
+    }
+    ::munmap(static_cast<char*>(s.sc.sp) - s.sc.size - page_, s.sc.size + page_);
+    guarded_alive.fetch_sub(1, std::memory_order_relaxed);
     live_counts::stacks.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -1,0 +1,305 @@
+// samples/chanbench/bench_support.hpp: argument parsing, the JSON line, peak
+// RSS, self-checks and the wordcount building blocks, kept identical to the
+// peer programs' common code (Go, Boost.Fiber, threads) so that every figure
+// compares like with like. See docs/BENCHMARKS.md and WORKLOADS.md.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <string_view>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+[[noreturn]] inline void fail(const std::string& msg) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "CHECK FAILED: %s\n", msg.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+}
+
+struct Args {
+    std::string workload;
+    std::map<std::string, std::string> kv;
+    bool has(const std::string& k) const { return kv.count(k) != 0; }
+    long geti(const std::string& k, long def) const {
+        auto it = kv.find(k);
+        if (it == kv.end()) return def;
+        char* end = nullptr;
+        double d = std::strtod(it->second.c_str(), &end);  // accepts 1e6
+        if (end == it->second.c_str() || *end) fail("bad integer for " + k + ": " + it->second);
+        return (long)d;
+    }
+    std::string gets(const std::string& k, const std::string& def) const {
+        auto it = kv.find(k);
+        return it == kv.end() ? def : it->second;
+    }
+};
+
+inline Args parse_args(int argc, char** argv) {
+    if (argc < 2) {
+        std::fprintf(stderr,
+                     "usage: %s WORKLOAD|all [n=..] [threads=..] [cap=..] [producers=..] [consumers=..] [file=..]\n"
+                     "workloads: pingpong spsc mpmc mpmc_unbuf select4 spawn chain sieve wordcount (--help for more)\n",
+                     argv[0]);
+        std::exit(2);
+    }
+    Args a;
+    a.workload = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char* eq = std::strchr(argv[i], '=');
+        if (!eq) fail(std::string("argument is not key=value: ") + argv[i]);
+        a.kv[std::string(argv[i], (size_t)(eq - argv[i]))] = eq + 1;
+    }
+    return a;
+}
+
+inline long default_n(const std::string& w) {
+    if (w == "pingpong") return 1000000;
+    if (w == "spsc") return 10000000;
+    if (w == "mpmc") return 10000000;
+    if (w == "mpmc_unbuf") return 2000000;
+    if (w == "select4") return 4000000;
+    if (w == "spawn") return 1000000;
+    if (w == "chain") return 100000;
+    if (w == "sieve") return 5000;
+    if (w == "wordcount") return 0;
+    fail("unknown workload " + w);
+}
+
+inline long peak_rss_kb() {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;  // kB on Linux
+}
+
+inline double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One JSON line, keys in the order of WORKLOADS.md, extras appended verbatim
+// (extra must be empty or start with ',').
+inline void emit(const char* impl, const std::string& workload, int threads, long n, double ops, double secs,
+                 const std::string& extra) {
+    double ns_per_op = secs * 1e9 / ops;
+    std::printf(
+        "{\"impl\":\"%s\",\"workload\":\"%s\",\"threads\":%d,\"n\":%ld,\"ns_per_op\":%.2f,\"ops_per_s\":%.4g,"
+        "\"peak_rss_kb\":%ld%s}\n",
+        impl, workload.c_str(), threads, n, ns_per_op, ops / secs, peak_rss_kb(), extra.c_str());
+    std::fflush(stdout);
+}
+
+// Sum and last of the first n primes, by a plain sequential sieve (for the sieve self-check).
+inline std::pair<long, long> first_primes(long n) {
+    long limit = 100;
+    for (;;) {
+        std::vector<char> comp(limit + 1, 0);
+        long cnt = 0, sum = 0, last = 0;
+        for (long i = 2; i <= limit && cnt < n; i++) {
+            if (comp[i]) continue;
+            cnt++, sum += i, last = i;
+            for (long j = i * i; j <= limit; j += i) comp[j] = 1;
+        }
+        if (cnt == n) return {sum, last};
+        limit *= 2;
+    }
+}
+
+// ---------------------------------------------------------------- wordcount
+// Words: maximal runs of ASCII [a-z0-9] after lower-casing ASCII A-Z; every
+// other byte separates words. Chunks handed to mappers always end on a
+// separator (or at the end of the file), so no word is split.
+
+struct ByteTables {
+    unsigned char low[256];
+    bool word[256];
+    ByteTables() {
+        for (int c = 0; c < 256; c++) {
+            low[c] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : (unsigned char)c;
+            word[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        }
+    }
+};
+inline const ByteTables& tables() {
+    static ByteTables t;
+    return t;
+}
+
+inline uint64_t fnv1a(std::string_view s) {
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+struct SvHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    size_t operator()(const std::string& s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using WordMap = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
+
+using Part = std::vector<std::pair<std::string, uint32_t>>;  // one reducer's share of one chunk
+
+struct WcFile {
+    int fd = -1;
+    uint64_t size = 0;
+};
+
+inline WcFile wc_open(const std::string& path) {
+    WcFile f;
+    f.fd = ::open(path.c_str(), O_RDONLY);
+    if (f.fd < 0) fail("cannot open " + path);
+    struct stat st;
+    fstat(f.fd, &st);
+    f.size = (uint64_t)st.st_size;
+    return f;
+}
+
+// Region boundaries for `readers` readers over [0, limit): each inner boundary
+// is moved forward to the first separator byte at or after size*r/readers.
+inline std::vector<uint64_t> wc_bounds(const WcFile& f, uint64_t limit, int readers) {
+    std::vector<uint64_t> b(readers + 1);
+    b[0] = 0;
+    b[readers] = limit;
+    char buf[4096];
+    for (int r = 1; r < readers; r++) {
+        uint64_t pos = std::max<uint64_t>(b[r - 1], limit * r / readers);
+        for (;;) {
+            if (pos >= limit) { pos = limit; break; }
+            ssize_t got = pread(f.fd, buf, sizeof buf, (off_t)pos);
+            if (got <= 0) { pos = limit; break; }
+            ssize_t i = 0;
+            while (i < got && tables().word[(unsigned char)buf[i]]) i++;
+            if (i < got) { pos += i; break; }
+            pos += got;
+        }
+        b[r] = std::min(pos, limit);
+    }
+    return b;
+}
+
+// Reads [start, end) in chunks of about chunk bytes; calls send(std::string*)
+// for each chunk (ending on a separator except at `end`). Returns bytes read.
+template <class Send>
+uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t chunk, Send&& send) {
+    std::string carry;
+    uint64_t pos = start, total = 0;
+    while (pos < end) {
+        size_t want = (size_t)std::min<uint64_t>(chunk, end - pos);
+        auto* buf = new std::string();
+        buf->resize(carry.size() + want);
+        std::memcpy(buf->data(), carry.data(), carry.size());
+        size_t got = 0;
+        while (got < want) {
+            ssize_t r = pread(f.fd, buf->data() + carry.size() + got, want - got, (off_t)(pos + got));
+            if (r <= 0) fail("short read");
+            got += (size_t)r;
+        }
+        pos += want;
+        total += want;
+        carry.clear();
+        if (pos < end) {  // keep a trailing partial word for the next chunk
+            size_t cut = buf->size();
+            while (cut > 0 && tables().word[(unsigned char)(*buf)[cut - 1]]) cut--;
+            if (cut == 0) { carry.swap(*buf); delete buf; continue; }  // giant word: keep accumulating
+            carry.assign(buf->data() + cut, buf->size() - cut);
+            buf->resize(cut);
+        }
+        send(buf);
+    }
+    if (!carry.empty()) send(new std::string(std::move(carry)));
+    return total;
+}
+
+// Lower-cases the chunk in place and counts its words into m (cleared first).
+// Returns the number of words.
+inline uint64_t wc_count_chunk(std::string& s, WordMap<uint32_t>& m) {
+    const auto& t = tables();
+    m.clear();
+    unsigned char* p = (unsigned char*)s.data();
+    size_t n = s.size(), i = 0;
+    uint64_t words = 0;
+    while (i < n) {
+        while (i < n && !t.word[p[i]]) i++;
+        size_t j = i;
+        while (j < n && t.word[p[j]]) { p[j] = t.low[p[j]]; j++; }
+        if (j > i) {
+            std::string_view w((const char*)p + i, j - i);
+            auto it = m.find(w);
+            if (it != m.end()) it->second++;
+            else m.emplace(std::string(w), 1u);
+            words++;
+        }
+        i = j;
+    }
+    return words;
+}
+
+inline std::vector<Part*> wc_partition(WordMap<uint32_t>& m, int reducers) {
+    std::vector<Part*> parts(reducers, nullptr);
+    for (auto& kv : m) {
+        int r = (int)(fnv1a(kv.first) % (uint64_t)reducers);
+        if (!parts[r]) { parts[r] = new Part(); parts[r]->reserve(m.size() / reducers + 16); }
+        parts[r]->emplace_back(kv.first, kv.second);
+    }
+    return parts;
+}
+
+inline void wc_merge(WordMap<uint64_t>& g, Part& p) {
+    for (auto& kv : p) {
+        auto it = g.find(std::string_view(kv.first));
+        if (it != g.end()) it->second += kv.second;
+        else g.emplace(std::move(kv.first), (uint64_t)kv.second);
+    }
+}
+
+using Top = std::vector<std::pair<std::string, uint64_t>>;
+
+inline bool top_less(const std::pair<std::string, uint64_t>& a, const std::pair<std::string, uint64_t>& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;  // count desc, word asc
+}
+
+inline void top_add(Top& top, const std::string& w, uint64_t c, size_t k = 10) {
+    if (top.size() == k && !top_less({w, c}, top.back())) return;
+    top.emplace_back(w, c);
+    std::sort(top.begin(), top.end(), top_less);
+    if (top.size() > k) top.pop_back();
+}
+
+// Expected result, written by check_wordcount.py as "total N" then "word count" lines.
+inline bool wc_load_expect(const std::string& path, uint64_t& total, Top& top) {
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) return false;
+    char w[256];
+    unsigned long long c;
+    top.clear();
+    if (std::fscanf(f, "%255s %llu", w, &c) != 2 || std::strcmp(w, "total") != 0) fail("bad expect file " + path);
+    total = c;
+    while (std::fscanf(f, "%255s %llu", w, &c) == 2) top.emplace_back(w, c);
+    std::fclose(f);
+    return true;
+}
+
+inline std::string top_json(const Top& top) {
+    std::string s = "[";
+    for (size_t i = 0; i < top.size(); i++) {
+        if (i) s += ",";
+        s += "[\"" + top[i].first + "\"," + std::to_string(top[i].second) + "]";
+    }
+    return s + "]";
+}
+
+}  // namespace bench
