@@ -31,7 +31,8 @@ namespace rill::detail {
 
 namespace {
 
-thread_local coroutine* tls_current = nullptr;
+// initial-exec: a plain load off the thread pointer, not a call to __tls_get_addr (PIC code).
+[[gnu::tls_model("initial-exec")]] thread_local coroutine* tls_current = nullptr;
 
 /// Boost.Context stack allocator over the runtime's pool. Boost moves it
 /// into the fiber's record after allocate(), so `guarded` survives until
@@ -79,7 +80,7 @@ coroutine::~coroutine() {
     live_counts::coroutines.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void coroutine::resume(stack_pool& stacks) {
+coroutine* coroutine::resume(stack_pool& stacks) {
     if (!started_) {
         started_ = true;
         context_ = boost::context::fiber(std::allocator_arg, pooled_stack{&stacks, this},
@@ -93,13 +94,16 @@ void coroutine::resume(stack_pool& stacks) {
     void* worker_fake = nullptr;
     __sanitizer_start_switch_fiber(&worker_fake, stack_bottom_, stack_size_);
 #endif
-    context_ = std::move(context_).resume();
+    boost::context::fiber back = std::move(context_).resume();
+    coroutine* last = current_coroutine();   // who switched back: us, or the end of a hand-off chain
+    last->context_ = std::move(back);        // empty when it finished
 #if defined(RILL_TSAN)
-    if (!context_) __tsan_switch_to_fiber(ret_tsan_fiber_, 0);   // it finished: still in its TSan fiber
+    if (!last->context_) __tsan_switch_to_fiber(ret_tsan_fiber_, 0);   // it finished: still in its TSan fiber
 #endif
 #if defined(RILL_ASAN)
     __sanitizer_finish_switch_fiber(worker_fake, nullptr, nullptr);
 #endif
+    return last;
 }
 
 void coroutine::check_stack() const noexcept {
@@ -114,14 +118,58 @@ void coroutine::check_stack() const noexcept {
 
 void coroutine::switch_out() noexcept {
     check_stack();
+#if defined(RILL_DIRECT_SWITCH)
+    // Hand-off: the successor inherits our worker context (back_) and runs
+    // our post-switch work once it has landed (see arrive()).
+    worker* w = current_worker();
+    if (coroutine* successor = w->take_successor()) {
+        handoff& h = w->handoff_slot();
+        h.from = this;
+        h.worker_context = std::move(back_);
+#  if defined(RILL_ASAN)
+        h.worker_stack_bottom = ret_bottom_;
+        h.worker_stack_size = ret_size_;
+        __sanitizer_start_switch_fiber(&fake_stack_, successor->stack_bottom_, successor->stack_size_);
+#  endif
+#  if defined(RILL_TSAN)
+        h.worker_tsan_fiber = ret_tsan_fiber_;
+        __tsan_switch_to_fiber(successor->tsan_fiber_, 0);
+#  endif
+        set_current_coroutine(successor);
+        arrive(std::move(successor->context_).resume());
+        return;
+    }
+#endif
 #if defined(RILL_ASAN)
     __sanitizer_start_switch_fiber(&fake_stack_, ret_bottom_, ret_size_);
 #endif
 #if defined(RILL_TSAN)
     __tsan_switch_to_fiber(ret_tsan_fiber_, 0);
 #endif
-    back_ = std::move(back_).resume();
+    arrive(std::move(back_).resume());
+}
+
+void coroutine::arrive(boost::context::fiber&& from) noexcept {
     landed();
+#if defined(RILL_DIRECT_SWITCH)
+    worker* w = current_worker();
+    handoff& h = w->handoff_slot();
+    if (coroutine* prev = h.from) {
+        h.from = nullptr;
+        prev->context_ = std::move(from);
+        back_ = std::move(h.worker_context);
+#  if defined(RILL_ASAN)
+        ret_bottom_ = h.worker_stack_bottom;   // landed() learned prev's stack; we return to the worker's
+        ret_size_ = h.worker_stack_size;
+#  endif
+#  if defined(RILL_TSAN)
+        ret_tsan_fiber_ = h.worker_tsan_fiber;
+#  endif
+        w->finish_switch(prev);   // prev's post-switch work, then prev may be resumed
+        return;
+    }
+#endif
+    back_ = std::move(from);
 }
 
 void coroutine::landed() noexcept {

@@ -2,10 +2,14 @@
 // stack, plus what the scheduler and the deadlock report need to know.
 //
 // Switches: a worker resume()s a coroutine; the coroutine switch_out()s back
-// to that worker. There is no direct coroutine-to-coroutine switch. The
-// fiber is created lazily on the first resume, so a coroutine that has not
-// started holds no stack. Sanitizer annotations (ASan's switch_fiber and
-// TSan's fiber API) wrap every switch here and nowhere else.
+// to that worker, or straight to the coroutine in the worker's `next` slot
+// (a direct hand-off: one switch instead of two). Either way the coroutine
+// that switched out is not resumable until its worker ran the post-switch
+// work (release the channel locks) and set `suspended`. The fiber is
+// created lazily on the first resume, so a coroutine that has not started
+// holds no stack. Sanitizer annotations (ASan's switch_fiber and TSan's
+// fiber API) wrap every switch here and nowhere else; a hand-off passes the
+// worker's stack bounds and TSan fiber along with the worker's context.
 #pragma once
 
 #include "wait.hpp"
@@ -35,11 +39,24 @@
 #    endif
 #  endif
 #endif
+#if !defined(RILL_NO_DIRECT_SWITCH)
+#  define RILL_DIRECT_SWITCH 1   // coroutine-to-coroutine hand-off
+#endif
 
 namespace rill::detail {
 
 class scheduler;
 class stack_pool;
+
+/// What a coroutine that switches straight to another leaves for it: itself
+/// (its post-switch work is still to run) and what it knew of its worker.
+struct handoff {
+    class coroutine* from = nullptr;
+    boost::context::fiber worker_context;
+    const void* worker_stack_bottom = nullptr;   // ASan
+    std::size_t worker_stack_size = 0;           // ASan
+    void* worker_tsan_fiber = nullptr;           // TSan
+};
 
 class coroutine {
 public:
@@ -48,12 +65,15 @@ public:
     coroutine(const coroutine&) = delete;
     coroutine& operator=(const coroutine&) = delete;
 
-    /// Worker side: runs the coroutine until it switches out or finishes.
-    void resume(stack_pool& stacks);
-    /// Coroutine side: back to the worker that resumed it. Returns when some
-    /// worker (maybe another one) resumes it again.
+    /// Worker side: runs the coroutine until a coroutine switches back to the
+    /// worker: this one, or the last of a chain of direct hand-offs, which
+    /// it returns. Throws only on a first resume when no stack can be had.
+    coroutine* resume(stack_pool& stacks);
+    /// Coroutine side: to the worker, or directly to the worker's next
+    /// coroutine. Returns when this one is resumed again, by any worker.
     void switch_out() noexcept;
     bool finished() const noexcept { return finished_; }
+    bool started() const noexcept { return started_; }
 
     scheduler& sched;
     const std::uint64_t id;
@@ -65,6 +85,7 @@ public:
 
 private:
     boost::context::fiber entry(boost::context::fiber&& from);
+    void arrive(boost::context::fiber&& from) noexcept;   // after every switch-in
     void landed() noexcept;
 
     std::unique_ptr<task> body_;

@@ -18,7 +18,7 @@ namespace rill::detail {
 
 namespace {
 
-thread_local worker* tls_worker = nullptr;
+[[gnu::tls_model("initial-exec")]] thread_local worker* tls_worker = nullptr;
 
 constexpr unsigned next_streak_limit = 32;      // then the local queue gets a turn
 constexpr unsigned global_check_interval = 61;  // as Go: look at the global queue now and then
@@ -156,8 +156,9 @@ void worker::run(coroutine* c) {
     while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
     c->suspended.store(false, std::memory_order_relaxed);
     set_current_coroutine(c);
+    coroutine* last = c;
     try {
-        c->resume(sched.stacks);
+        last = c->resume(sched.stacks);
     } catch (...) {
         // Only a first resume throws: no stack could be had. The body never
         // ran; the run ends with the error (rill::resource_error).
@@ -167,15 +168,28 @@ void worker::run(coroutine* c) {
         return;
     }
     set_current_coroutine(nullptr);
-    if (c->finished()) {
-        sched.retire(c);
-        return;
-    }
+    if (last->finished()) sched.retire(last);
+    else finish_switch(last);
+}
+
+void worker::finish_switch(coroutine* prev) noexcept {
     if (post_fn_) {
         auto fn = std::exchange(post_fn_, nullptr);
         fn(std::exchange(post_arg_, nullptr));
     }
-    c->suspended.store(true, std::memory_order_release);   // from here on, c may run elsewhere
+    prev->suspended.store(true, std::memory_order_release);   // from here on, prev may run elsewhere
+}
+
+coroutine* worker::take_successor() noexcept {
+    coroutine* c = next_;
+    if (!c || !c->started()) return nullptr;
+    if (++tick_ % global_check_interval == 0) return nullptr;              // the loop looks at the global queue
+    if (next_streak_ >= next_streak_limit && local.size() != 0) return nullptr;   // the local queue's turn
+    if (!c->suspended.load(std::memory_order_acquire)) return nullptr;     // still switching out elsewhere
+    c->suspended.store(false, std::memory_order_relaxed);
+    next_ = nullptr;
+    ++next_streak_;
+    return c;
 }
 
 void worker::loop() {

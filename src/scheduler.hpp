@@ -60,6 +60,14 @@ public:
     /// Work for this worker to do after the current coroutine switched out
     /// (release channel locks, requeue a yielder).
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
+    /// Runs prev's post-switch work; from then on prev may be resumed.
+    void finish_switch(coroutine* prev) noexcept;
+
+    // Direct hand-off between coroutines (coroutine.cpp), all on this thread:
+    // the coroutine switching out takes its successor from `next` and leaves
+    // a handoff here, which the successor picks up as it lands.
+    coroutine* take_successor() noexcept;
+    handoff& handoff_slot() noexcept { return handoff_; }
 
     scheduler& sched;
     const unsigned index;
@@ -78,6 +86,7 @@ private:
     std::uint64_t rng_;
     void (*post_fn_)(void*) = nullptr;
     void* post_arg_ = nullptr;
+    handoff handoff_;                      // a hand-off in flight (owner thread only)
 };
 
 /// The worker running on this thread, or null (same rules as current_coroutine).

@@ -38,7 +38,7 @@ private:
 };
 
 __attribute__((noinline)) std::uint64_t next_random() noexcept {
-    thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
+    [[gnu::tls_model("initial-exec")]] thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
     s ^= s << 13;
     s ^= s >> 7;
     s ^= s << 17;
