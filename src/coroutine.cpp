@@ -87,7 +87,8 @@ coroutine* coroutine::resume(stack_pool& stacks) {
                                          [this](boost::context::fiber&& from) { return entry(std::move(from)); });
     }
 #if defined(RILL_TSAN)
-    ret_tsan_fiber_ = __tsan_get_current_fiber();
+    void* worker_tsan_fiber = __tsan_get_current_fiber();   // a local: `this` may be running elsewhere when we return
+    ret_tsan_fiber_ = worker_tsan_fiber;
     __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
 #if defined(RILL_ASAN)
@@ -98,7 +99,7 @@ coroutine* coroutine::resume(stack_pool& stacks) {
     coroutine* last = current_coroutine();   // who switched back: us, or the end of a hand-off chain
     last->context_ = std::move(back);        // empty when it finished
 #if defined(RILL_TSAN)
-    if (!last->context_) __tsan_switch_to_fiber(ret_tsan_fiber_, 0);   // it finished: still in its TSan fiber
+    if (!last->context_) __tsan_switch_to_fiber(worker_tsan_fiber, 0);   // it finished: still in its TSan fiber
 #endif
 #if defined(RILL_ASAN)
     __sanitizer_finish_switch_fiber(worker_fake, nullptr, nullptr);

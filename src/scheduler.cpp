@@ -339,6 +339,7 @@ void scheduler::fail(std::exception_ptr e) {
 void scheduler::on_root_finished() {
     std::scoped_lock l(ctl_lock_);
     root_finished_ = true;
+    detecting_.store(false, std::memory_order_seq_cst);   // what is left is unwound, not a deadlock
     ctl_cv_.notify_all();
 }
 
@@ -363,7 +364,10 @@ void scheduler::check_deadlock() {
             if (phase_of(c->wait.state.load(std::memory_order_seq_cst)) != wait_phase::waiting) return;   // being woken
         report = deadlock_report();
     }
-    fail(std::make_exception_ptr(deadlock_error(report)));
+    std::scoped_lock l(ctl_lock_);
+    if (!detecting_.load(std::memory_order_seq_cst) || root_finished_ || error_) return;   // the run ended meanwhile
+    error_ = std::make_exception_ptr(deadlock_error(report));
+    ctl_cv_.notify_all();
 }
 
 namespace {
