@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <cxxabi.h>
 #include <cstdlib>
@@ -441,9 +442,10 @@ void scheduler::wait_all() {
 
 // Cancels every waiting coroutine: (seq, waiting) -> (seq, cancelled), then
 // wakes it so that its blocking call throws coroutine_unwind. A coroutine
-// running now sees stopping_ at its next park() (it sets waiting before it
-// reads stopping_, we set stopping_ before we read its state: one of us sees
-// the other).
+// running now sees stopping_ at its next park(). Its `waiting` store is not
+// ordered with our read of stopping_ (that would cost a fence on every
+// park), so one that parks just as we pass is caught by the next round:
+// shutdown() repeats this until no coroutine is left.
 void scheduler::cancel_all() noexcept {
     std::scoped_lock l(reg_lock_);
     for (coroutine* c = reg_head_; c; c = c->reg_next) {
@@ -461,10 +463,10 @@ void scheduler::shutdown() noexcept {
         shut_down_ = true;
     }
     stopping_.store(true, std::memory_order_seq_cst);
-    cancel_all();
-    {
+    for (;;) {
+        cancel_all();
         std::unique_lock l(ctl_lock_);
-        ctl_cv_.wait(l, [&] { return live_.load(std::memory_order_seq_cst) == 0; });
+        if (ctl_cv_.wait_for(l, std::chrono::milliseconds(2), [&] { return live_.load(std::memory_order_seq_cst) == 0; })) break;
     }
     if (timers_) timers_->stop();
     {

@@ -29,7 +29,9 @@ std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on) noexc
     w.op = op;
     w.on = on;
     if (!w.coro) w.signal.store(0, std::memory_order_relaxed);
-    w.state.store(make_state(seq, wait_phase::waiting), std::memory_order_seq_cst);
+    // release, not seq_cst: the deadlock check sees this through the idle
+    // count, and the end of a run retries its cancellation until all is gone.
+    w.state.store(make_state(seq, wait_phase::waiting), std::memory_order_release);
     return seq;
 }
 
