@@ -25,6 +25,24 @@ public:
     template <class F>
     void go(F&& fn) {
         state_->pending.add(1);
+        try {
+            spawn(std::forward<F>(fn));
+        } catch (...) {
+            state_->pending.done();   // it never started: do not wait for it
+            throw;
+        }
+    }
+
+    /// Waits for every coroutine started by go(); rethrows the first
+    /// exception among them. Destroying a group does not wait.
+    void wait() {
+        state_->pending.wait();
+        if (auto e = state_->take()) std::rethrow_exception(e);
+    }
+
+private:
+    template <class F>
+    void spawn(F&& fn) {
         rill::go([st = state_, fn = std::forward<F>(fn)]() mutable {
             try {
                 fn();
@@ -38,14 +56,6 @@ public:
         });
     }
 
-    /// Waits for every coroutine started by go(); rethrows the first
-    /// exception among them. Destroying a group does not wait.
-    void wait() {
-        state_->pending.wait();
-        if (auto e = state_->take()) std::rethrow_exception(e);
-    }
-
-private:
     struct state {
         wait_group pending;
         std::mutex error_lock;
