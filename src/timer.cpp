@@ -74,7 +74,7 @@ void timer_service::after(steady_clock::duration d, chan<steady_clock::time_poin
 void timer_service::start_ticker(std::shared_ptr<ticker_state> st) {
     pending count(this);
     boost::asio::post(io_, [this, st = std::move(st), count = std::move(count)]() mutable {
-        if (st->stopped.load(std::memory_order_acquire)) return;
+        if (std::scoped_lock l(st->lock); st->stopped) return;
         auto it = add_timer(st->period);
         st->timer = &*it;
         struct tick {
@@ -83,13 +83,18 @@ void timer_service::start_ticker(std::shared_ptr<ticker_state> st) {
             std::shared_ptr<ticker_state> st;
             pending count;
             void operator()(const boost::system::error_code& ec) {
-                if (ec || st->stopped.load(std::memory_order_acquire)) {
+                auto now = steady_clock::now();
+                bool stopped;
+                {
+                    std::scoped_lock l(st->lock);
+                    stopped = ec || st->stopped;
+                    if (!stopped) st->ch.try_send(now);   // a slow reader misses ticks, as in Go
+                }
+                if (stopped) {
                     st->timer = nullptr;
                     self->remove_timer(it);
                     return;   // count released as this handler dies
                 }
-                auto now = steady_clock::now();
-                st->ch.try_send(now);   // a slow reader misses ticks, as in Go
                 auto next = it->expiry() + st->period;
                 while (next <= now) next += st->period;
                 it->expires_at(next);
@@ -101,7 +106,10 @@ void timer_service::start_ticker(std::shared_ptr<ticker_state> st) {
 }
 
 void timer_service::stop_ticker(const std::shared_ptr<ticker_state>& st) {
-    st->stopped.store(true, std::memory_order_release);
+    {
+        std::scoped_lock l(st->lock);
+        st->stopped = true;
+    }
     boost::asio::post(io_, [st] {
         if (st->timer) st->timer->cancel();
     });
@@ -139,15 +147,16 @@ ticker::ticker(steady_clock::duration period)
     : state_(std::make_shared<detail::ticker_state>()), chan_(state_->ch) {
     if (period <= steady_clock::duration::zero()) throw std::invalid_argument("rill::ticker: the period must be positive");
     state_->period = period;
-    detail::current_timer_service().start_ticker(state_);
-    service_ = &detail::current_timer_service();
+    auto& service = detail::current_timer_service();
+    service.start_ticker(state_);
+    service_ = &service;
 }
 
 ticker::~ticker() { stop(); }
 
 void ticker::stop() noexcept {
-    if (state_->stopped.exchange(true)) return;
-    static_cast<detail::timer_service*>(service_)->stop_ticker(state_);
+    if (!service_) return;
+    static_cast<detail::timer_service*>(std::exchange(service_, nullptr))->stop_ticker(state_);
 }
 
 }  // namespace rill

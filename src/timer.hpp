@@ -28,7 +28,8 @@ class scheduler;
 struct ticker_state {
     chan<steady_clock::time_point> ch{1};
     steady_clock::duration period{};
-    std::atomic<bool> stopped{false};
+    std::mutex lock;                  // a tick's check-and-send and stop() exclude each other:
+    bool stopped = false;             // no tick is sent once stop() returned (guarded by lock)
     boost::asio::steady_timer* timer = nullptr;   // touched on the timer thread only
 };
 

@@ -22,6 +22,9 @@ using steady_clock = std::chrono::steady_clock;
 
 /// A channel that delivers the time once, after d. Its capacity is 1, so a
 /// timer nobody reads never blocks anything and frees itself when it fires.
+/// Until then it stays armed (as in Go before 1.23): a loop that selects on
+/// a fresh after(1h) at every turn keeps one armed timer per turn for an
+/// hour; make one timer (or a ticker) outside such a loop instead.
 recv_chan<steady_clock::time_point> after(steady_clock::duration d);
 
 /// Suspends the calling coroutine (or thread) for d.
