@@ -62,8 +62,10 @@ void wait_queue::unlink(wait_node* n) noexcept {
 
 // ---------------------------------------------------------------- chan_core
 
-std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops) {
-    return std::make_shared<chan_core>(capacity, ops);
+std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops, std::string name) {
+    auto core = std::make_shared<chan_core>(capacity, ops);
+    core->set_name(std::move(name));
+    return core;
 }
 
 chan_core::chan_core(std::size_t capacity, const elem_ops* ops, const char* label, const char* send_op, const char* recv_op)

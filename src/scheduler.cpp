@@ -392,9 +392,11 @@ std::string scheduler::deadlock_report() {
         msg += fmt::format(": {}", c->wait.op ? c->wait.op : "blocked");
         if (const chan_core* ch = c->wait.on) {
             if (std::string_view(ch->label()) == "chan")
-                msg += fmt::format(" on chan<{}> {}", type_name(*ch->ops().type), static_cast<const void*>(ch));
+                msg += fmt::format(" on chan<{}>", type_name(*ch->ops().type));
             else
-                msg += fmt::format(" on {} {}", ch->label(), static_cast<const void*>(ch));
+                msg += fmt::format(" on {}", ch->label());
+            if (!ch->name().empty()) msg += fmt::format(" \"{}\"", ch->name());
+            msg += fmt::format(" {}", static_cast<const void*>(ch));
         }
     }
     return msg;

@@ -20,12 +20,15 @@ namespace rill {
 
 namespace {
 struct token {};
-std::shared_ptr<detail::chan_core> make_gate() {
-    return std::make_shared<detail::chan_core>(0, &detail::elem_ops_of<token>, "wait_group", "send", "wait");
+std::shared_ptr<detail::chan_core> make_gate(const std::string& name) {
+    auto gate = std::make_shared<detail::chan_core>(0, &detail::elem_ops_of<token>, "wait_group", "send", "wait");
+    gate->set_name(name);
+    return gate;
 }
 }  // namespace
 
-wait_group::wait_group() : gate_(make_gate()) {}
+wait_group::wait_group() : gate_(make_gate({})) {}
+wait_group::wait_group(std::string name) : gate_(make_gate(name)), name_(std::move(name)) {}
 wait_group::~wait_group() = default;
 
 void wait_group::add(long n) {
@@ -34,7 +37,7 @@ void wait_group::add(long n) {
         std::scoped_lock l(lock_);
         if (count_ + n < 0) throw std::logic_error("rill::wait_group: negative counter (more done() than add())");
         count_ += n;
-        if (count_ == 0 && n != 0) opened = std::exchange(gate_, make_gate());
+        if (count_ == 0 && n != 0) opened = std::exchange(gate_, make_gate(name_));
     }
     if (opened) opened->close();
 }
@@ -51,6 +54,7 @@ void wait_group::wait() {
 }
 
 mutex::mutex() : token_(std::make_unique<detail::chan_core>(1, &detail::elem_ops_of<token>, "mutex", "lock", "unlock")) {}
+mutex::mutex(std::string name) : mutex() { token_->set_name(std::move(name)); }
 mutex::~mutex() = default;
 
 void mutex::lock() {

@@ -326,3 +326,25 @@ TEST_CASE("sync waits are unwound at the end of the run") {
     CHECK(counted::made() - made_before == 2);
     CHECK(counted::alive() == 0);
 }
+
+TEST_CASE("named mutex, wait_group and channel appear by name in a deadlock report") {
+    std::string msg = rill_test::deadlock_message([] {
+        rill::mutex left("fork 1"), right("fork 2");
+        rill::wait_group pending("dinner");
+        rill::chan<int> orders(0, "orders");
+        left.lock();
+        pending.add(1);
+        rill::go("philosopher", [&] {
+            right.lock();
+            left.lock();   // held by the root: blocks forever
+        });
+        rill::go("waiter", [&] { pending.wait(); });
+        rill::go("cook", [&] { orders.recv(); });
+        rill::yield();
+        right.lock();      // held by the philosopher
+    }, rill_test::single_worker());   // one worker: the philosopher surely runs during the yield
+    CHECK(rill_test::contains(msg, "\"philosopher\": lock on mutex \"fork 1\""));
+    CHECK(rill_test::contains(msg, "\"root\": lock on mutex \"fork 2\""));
+    CHECK(rill_test::contains(msg, "\"waiter\": wait on wait_group \"dinner\""));
+    CHECK(rill_test::contains(msg, "\"cook\": recv on chan<int> \"orders\""));
+}

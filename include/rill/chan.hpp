@@ -18,6 +18,7 @@
 #include <concepts>
 #include <cstddef>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <iterator>
 #include <memory>
@@ -141,7 +142,7 @@ private:
     std::optional<T> current_;
 };
 
-std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops);
+std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops, std::string name = {});
 
 template <class I>
 std::size_t checked_capacity(I capacity) {
@@ -164,6 +165,10 @@ public:
     /// Throws std::invalid_argument for a negative capacity.
     template <std::integral I>
     explicit chan(I capacity) : base(detail::make_chan_core(detail::checked_capacity(capacity), &detail::elem_ops_of<T>)) {}
+    /// A named channel: deadlock reports show the name.
+    template <std::integral I>
+    chan(I capacity, std::string name)
+        : base(detail::make_chan_core(detail::checked_capacity(capacity), &detail::elem_ops_of<T>, std::move(name))) {}
     /// The nil channel: send and recv block forever, close throws, and a
     /// select case on it is never ready.
     chan(std::nullptr_t) noexcept {}

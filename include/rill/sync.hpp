@@ -14,6 +14,7 @@
 #include <rill/detail/chan_core.hpp>
 
 #include <memory>
+#include <string>
 
 namespace rill {
 
@@ -21,6 +22,8 @@ namespace rill {
 class wait_group {
 public:
     wait_group();
+    /// A named wait_group: deadlock reports show the name.
+    explicit wait_group(std::string name);
     ~wait_group();
     wait_group(const wait_group&) = delete;
     wait_group& operator=(const wait_group&) = delete;
@@ -36,6 +39,7 @@ private:
     detail::spinlock lock_;
     long count_ = 0;                            // guarded by lock_
     std::shared_ptr<detail::chan_core> gate_;   // closed when count_ reaches 0, then replaced
+    std::string name_;
 };
 
 /// A mutual exclusion lock that suspends the waiting coroutine (Lockable,
@@ -44,6 +48,8 @@ private:
 class mutex {
 public:
     mutex();
+    /// A named mutex: deadlock reports show the name ("lock on mutex \"fork 3\"").
+    explicit mutex(std::string name);
     ~mutex();
     mutex(const mutex&) = delete;
     mutex& operator=(const mutex&) = delete;

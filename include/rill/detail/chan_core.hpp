@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <string>
 #include <typeinfo>
 #include <utility>
 
@@ -102,6 +103,9 @@ public:
     std::size_t capacity() const noexcept { return capacity_; }
     bool closed() const noexcept { return closed_flag_.load(std::memory_order_acquire); }
     const char* label() const noexcept { return label_; }
+    /// A name given by the user, for deadlock reports (set before sharing, then read-only).
+    const std::string& name() const noexcept { return name_; }
+    void set_name(std::string name) { name_ = std::move(name); }
     const elem_ops& ops() const noexcept { return *ops_; }
 
     // --- for select (src/select.cpp) and the parking seam; lock held ---
@@ -134,6 +138,7 @@ private:
     const elem_ops* const ops_;
     unsigned char* buffer_ = nullptr;        // capacity_ slots of ops_->size bytes
     const char* label_;                      // "chan", "mutex", "wait_group": for deadlock reports
+    std::string name_;                       // the user's name for it, if any
     const char* send_op_;
     const char* recv_op_;
     wait_node* wake_after_unlock_ = nullptr; // partner claimed by the last poll (under lock_)
