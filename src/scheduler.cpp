@@ -66,6 +66,15 @@ coroutine* run_queue::pop() {
     return c;
 }
 
+coroutine* run_queue::take_at(std::size_t i) {
+    std::scoped_lock l(lock_);
+    if (i >= items_.size()) return nullptr;
+    coroutine* c = items_[i];
+    items_.erase(items_.begin() + std::ptrdiff_t(i));
+    size_.fetch_sub(1, std::memory_order_relaxed);
+    return c;
+}
+
 coroutine* run_queue::steal_into(run_queue& into) {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
     std::size_t n = items_.size();
@@ -90,7 +99,17 @@ coroutine* run_queue::steal_into(run_queue& into) {
 
 // ---------------------------------------------------------------- worker
 
-worker::worker(scheduler& s, unsigned i) : sched(s), index(i), rng_(0x9E3779B97F4A7C15ull * (i + 1)) {}
+worker::worker(scheduler& s, unsigned i)
+    : sched(s), index(i), rng_(s.seed ? s.seed * 0x9E3779B97F4A7C15ull | 1 : 0x9E3779B97F4A7C15ull * (i + 1)) {}
+
+std::uint64_t worker::next_random() noexcept { return xorshift(rng_); }
+
+__attribute__((noinline)) std::uint64_t random_u64() noexcept {
+    worker* w = current_worker();
+    if (w && w->sched.seed) return w->next_random();
+    [[gnu::tls_model("initial-exec")]] thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
+    return xorshift(s);
+}
 
 void worker::push_next(coroutine* c) {
     if (next_) push_local(next_);   // the older one waits its turn in the queue
@@ -102,7 +121,17 @@ void worker::push_local(coroutine* c) {
     sched.wake_one_if_idle();
 }
 
+// Deterministic mode: everything runnable goes into the local queue, and
+// one is taken at random (seeded). One worker, so no other thread races us.
+coroutine* worker::pick_at_random() {
+    if (next_) local.push(std::exchange(next_, nullptr));
+    while (coroutine* c = sched.pop_global()) local.push(c);
+    std::size_t n = local.size();
+    return n ? local.take_at(std::size_t(next_random() % n)) : nullptr;
+}
+
 coroutine* worker::find_work() {
+    if (sched.seed) return pick_at_random();
     if (++tick_ % global_check_interval == 0) {
         if (coroutine* c = sched.pop_global()) return c;
     }
@@ -183,7 +212,7 @@ void worker::finish_switch(coroutine* prev) noexcept {
 
 coroutine* worker::take_successor() noexcept {
     coroutine* c = next_;
-    if (!c || !c->started()) return nullptr;
+    if (!c || !c->started() || sched.seed) return nullptr;
     if (++tick_ % global_check_interval == 0) return nullptr;              // the loop looks at the global queue
     if (next_streak_ >= next_streak_limit && local.size() != 0) return nullptr;   // the local queue's turn
     if (!c->suspended.load(std::memory_order_acquire)) return nullptr;     // still switching out elsewhere
@@ -211,13 +240,14 @@ void worker::loop() {
 
 namespace {
 unsigned worker_count(const options& o) {
+    if (o.deterministic_seed) return 1;
     unsigned n = o.threads ? o.threads : std::thread::hardware_concurrency();
     return n ? n : 1;
 }
 }  // namespace
 
 scheduler::scheduler(const options& opts)
-    : stacks(opts.stack_size), nworkers(worker_count(opts)), detect_deadlock_(opts.detect_deadlock) {
+    : stacks(opts.stack_size), seed(opts.deterministic_seed), nworkers(worker_count(opts)), detect_deadlock_(opts.detect_deadlock) {
     live_counts::runtimes.fetch_add(1, std::memory_order_relaxed);
     for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
     try {

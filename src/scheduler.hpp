@@ -40,6 +40,8 @@ class run_queue {
 public:
     void push(coroutine* c);
     coroutine* pop();
+    /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
+    coroutine* take_at(std::size_t i);
     /// Moves about half of this queue into `into` (which must be empty); returns one to run.
     coroutine* steal_into(run_queue& into);
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
@@ -67,6 +69,8 @@ public:
     // the coroutine switching out takes its successor from `next` and leaves
     // a handoff here, which the successor picks up as it lands.
     coroutine* take_successor() noexcept;
+    /// The worker's random stream (seeded in deterministic mode).
+    std::uint64_t next_random() noexcept;
     handoff& handoff_slot() noexcept { return handoff_; }
 
     scheduler& sched;
@@ -76,6 +80,7 @@ public:
 
 private:
     coroutine* find_work();
+    coroutine* pick_at_random();           // deterministic mode's find_work
     coroutine* spin_for_work();
     bool park();                           // false: the runtime is shutting down
     void run(coroutine* c);
@@ -91,6 +96,10 @@ private:
 
 /// The worker running on this thread, or null (same rules as current_coroutine).
 worker* current_worker() noexcept;
+
+/// A random number for select's shuffle: from the worker's seeded stream in
+/// deterministic mode, else from a per-thread generator.
+std::uint64_t random_u64() noexcept;
 
 class scheduler {
 public:
@@ -118,6 +127,7 @@ public:
     timer_service& timers();
     std::atomic<long> pending_timers{0};   // timers that can still wake a coroutine
     stack_pool stacks;
+    const std::uint64_t seed;              // non-zero: deterministic mode (one worker)
     const unsigned nworkers;
 
     // --- for workers ---

@@ -10,6 +10,7 @@
 //     are released after the switch.
 //  4. Woken by exactly one node (the claim CAS), lock everything again and
 //     unlink the other nodes, which wakers may have unlinked already.
+#include "scheduler.hpp"
 #include "wait.hpp"
 
 #include <rill/errors.hpp>
@@ -37,14 +38,6 @@ private:
     T* data_;
 };
 
-__attribute__((noinline)) std::uint64_t next_random() noexcept {
-    [[gnu::tls_model("initial-exec")]] thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-}
-
 struct locked_set {
     chan_core** chans;
     std::size_t n;
@@ -68,7 +61,7 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
         else if (cases[i].chan) order[active++] = std::uint32_t(i);
     }
     if (!biased) {
-        for (std::size_t i = active; i > 1; --i) std::swap(order[i - 1], order[next_random() % i]);
+        for (std::size_t i = active; i > 1; --i) std::swap(order[i - 1], order[random_u64() % i]);
     }
     for (std::size_t i = 0; i < active; ++i) chans[i] = cases[order[i]].chan;
     std::sort(chans.data(), chans.data() + active);

@@ -38,6 +38,12 @@ struct options {
     /// program whose plain threads act on channels at arbitrary times can
     /// turn this off.
     bool detect_deadlock = true;
+    /// Non-zero: the deterministic mode for tests. One worker, which picks
+    /// the next coroutine at random among all runnable ones, and select's
+    /// random choices, all drawn from this seed: a run that uses no timers
+    /// and no plain threads is a pure function of the seed, so a seed that
+    /// breaks something can be replayed. `threads` is ignored.
+    std::uint64_t deterministic_seed = 0;
 };
 
 namespace detail {
