@@ -2,6 +2,7 @@
 #include "scheduler.hpp"
 
 #include "live_counts.hpp"
+#include "overflow_guard.hpp"
 #include "timer.hpp"
 
 #include <rill/errors.hpp>
@@ -223,6 +224,7 @@ coroutine* worker::take_successor() noexcept {
 }
 
 void worker::loop() {
+    alt_signal_stack signal_stack;   // where the overflow guard runs (the coroutine's stack is full)
     tls_worker = this;
     for (;;) {
         coroutine* c = find_work();
@@ -249,6 +251,7 @@ unsigned worker_count(const options& o) {
 scheduler::scheduler(const options& opts)
     : stacks(opts.stack_size), seed(opts.deterministic_seed), nworkers(worker_count(opts)), detect_deadlock_(opts.detect_deadlock) {
     live_counts::runtimes.fetch_add(1, std::memory_order_relaxed);
+    install_overflow_guard();
     for (unsigned i = 0; i < nworkers; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
     try {
         for (unsigned i = 0; i < nworkers; ++i) threads_.emplace_back([w = workers_[i].get()] { w->loop(); });
