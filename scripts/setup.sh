@@ -12,7 +12,9 @@
 # is; only when there is none does it install libboost-dev libboost-context-dev.
 # `apt-get update` runs only when something must be installed.
 #
-# Environment: BUILD (build directory, default build), JOBS (ninja -j).
+# Environment: BUILD (build directory, default build), JOBS (ninja -j),
+# MESON_OPTIONS (extra `meson setup` options for a new build directory, e.g.
+# "-Db_sanitize=thread -Db_lundef=false"; .ci/run uses it for sanitizer builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -100,7 +102,8 @@ if [ -f "$BUILD/meson-private/coredata.dat" ]; then   # configured: keep its opt
   meson setup --reconfigure "$BUILD" --wrap-mode=nodownload >"$log" 2>&1 || { cat "$log" >&2; die "meson setup --reconfigure $BUILD failed"; }
 else
   say "configuring $BUILD/"
-  meson setup "$BUILD" --wrap-mode=nodownload >"$log" 2>&1 || { cat "$log" >&2; die "meson setup $BUILD failed"; }
+  # shellcheck disable=SC2086
+  meson setup "$BUILD" --wrap-mode=nodownload ${MESON_OPTIONS:-} >"$log" 2>&1 || { cat "$log" >&2; die "meson setup $BUILD failed"; }
 fi
 jflag=()
 [ -n "${JOBS:-}" ] && jflag=(-j "$JOBS")

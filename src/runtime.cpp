@@ -39,7 +39,7 @@ void yield() {
         std::this_thread::yield();
         return;
     }
-    if (c->sched.stopping()) throw detail::coroutine_unwind{};
+    if (c->sched.unwinding(c)) throw detail::coroutine_unwind{};
     // Requeued at the back of this worker's queue once it has switched out.
     detail::current_worker()->after_switch([](void* p) { detail::current_worker()->push_local(static_cast<detail::coroutine*>(p)); }, c);
     c->switch_out();

@@ -267,7 +267,7 @@ scheduler::~scheduler() {
     live_counts::runtimes.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void scheduler::spawn(std::unique_ptr<task> body, std::string name) {
+coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
     if (stopping() && !current_coroutine())
         throw std::logic_error("rill: spawn on a runtime that has stopped (after an error or a deadlock)");
     auto* c = new coroutine(*this, next_id_.fetch_add(1, std::memory_order_relaxed), std::move(body), std::move(name));
@@ -276,11 +276,13 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name) {
         c->reg_next = reg_head_;
         if (reg_head_) reg_head_->reg_prev = c;
         reg_head_ = c;
+        if (root) root_.store(c, std::memory_order_release);   // retire() clears it under this lock
         live_.fetch_add(1, std::memory_order_seq_cst);
     }
     worker* w = current_worker();
     if (w && &w->sched == this) w->push_local(c);
     else push_global(c);
+    return c;
 }
 
 void scheduler::ready(coroutine* c) {
@@ -297,10 +299,11 @@ void scheduler::retire(coroutine* c) {
         if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
         else reg_head_ = c->reg_next;
         if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+        if (root_.load(std::memory_order_relaxed) == c) root_.store(nullptr, std::memory_order_release);
         left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     }
     delete c;
-    if (left == 0) {
+    if (left <= 1) {   // 1: maybe only the root is left, which shutdown() waits for
         std::scoped_lock l(ctl_lock_);
         ctl_cv_.notify_all();
     }
@@ -442,7 +445,7 @@ void scheduler::run_root(std::unique_ptr<task> body) {
               b->run();
               on_root_finished();
           }),
-          "root");
+          "root", true);
     detect_deadlocks(true);
     std::exception_ptr err;
     {
@@ -481,13 +484,28 @@ void scheduler::wait_all() {
 // ordered with our read of stopping_ (that would cost a fence on every
 // park), so one that parks just as we pass is caught by the next round:
 // shutdown() repeats this until no coroutine is left.
-void scheduler::cancel_all() noexcept {
+void scheduler::cancel_all(bool include_root) noexcept {
     std::scoped_lock l(reg_lock_);
+    coroutine* root = root_.load(std::memory_order_acquire);
     for (coroutine* c = reg_head_; c; c = c->reg_next) {
+        if (c == root && !include_root) continue;
         std::uint64_t s = c->wait.state.load(std::memory_order_seq_cst);
         if (phase_of(s) != wait_phase::waiting) continue;
         if (c->wait.state.compare_exchange_strong(s, make_state(seq_of(s), wait_phase::cancelled), std::memory_order_acq_rel))
             push_global(c);
+    }
+}
+
+// Cancels until at most `left` coroutines are alive (1: only the root).
+void scheduler::unwind_until(std::size_t left, bool include_root) noexcept {
+    for (;;) {
+        cancel_all(include_root);
+        std::unique_lock l(ctl_lock_);
+        auto done = [&] {
+            std::size_t n = live_.load(std::memory_order_seq_cst);
+            return n == 0 || (n <= left && root_.load(std::memory_order_acquire));
+        };
+        if (ctl_cv_.wait_for(l, std::chrono::milliseconds(2), done)) return;
     }
 }
 
@@ -498,11 +516,11 @@ void scheduler::shutdown() noexcept {
         shut_down_ = true;
     }
     stopping_.store(true, std::memory_order_seq_cst);
-    for (;;) {
-        cancel_all();
-        std::unique_lock l(ctl_lock_);
-        if (ctl_cv_.wait_for(l, std::chrono::milliseconds(2), [&] { return live_.load(std::memory_order_seq_cst) == 0; })) break;
-    }
+    // The root last: the others' destructors may still use its locals (after
+    // a deadlock or an error the root is blocked or running, its frame alive).
+    unwind_until(root_.load(std::memory_order_acquire) ? 1 : 0, false);
+    unwinding_root_.store(true, std::memory_order_seq_cst);
+    unwind_until(0, true);
     if (timers_) timers_->stop();
     {
         std::scoped_lock l(idle_lock_);

@@ -106,7 +106,8 @@ public:
     explicit scheduler(const options& opts);
     ~scheduler();   // shuts down (unwinding what is left) and joins the workers
 
-    void spawn(std::unique_ptr<task> body, std::string name);
+    /// root: run_root's coroutine, unwound after all others at the end.
+    coroutine* spawn(std::unique_ptr<task> body, std::string name, bool root = false);
     /// Makes a woken coroutine runnable.
     void ready(coroutine* c);
     /// Runs body as root; returns after it returned and the rest was unwound.
@@ -115,6 +116,12 @@ public:
     void wait_all();
 
     bool stopping() const noexcept { return stopping_.load(std::memory_order_seq_cst); }
+    /// Whether c's blocking calls throw coroutine_unwind now: every coroutine
+    /// once the run is stopping, except the root, which is unwound last
+    /// (the others' destructors may still use the root's locals).
+    bool unwinding(const coroutine* c) const noexcept {
+        return stopping() && (c != root_.load(std::memory_order_acquire) || unwinding_root_.load(std::memory_order_acquire));
+    }
     /// An exception escaped a coroutine: keep the first, end the run.
     void fail(std::exception_ptr e);
     /// Called by a coroutine as it finishes (before its stack is released).
@@ -143,7 +150,8 @@ public:
 
 private:
     void shutdown() noexcept;              // stop, unwind every coroutine, join
-    void cancel_all() noexcept;
+    void cancel_all(bool include_root) noexcept;
+    void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
     void detect_deadlocks(bool on);
 
@@ -165,6 +173,8 @@ private:
     std::atomic<std::uint64_t> next_id_{1};
 
     std::atomic<bool> stopping_{false};    // unwinding: parks throw coroutine_unwind
+    std::atomic<coroutine*> root_{nullptr};     // run_root's coroutine while it lives
+    std::atomic<bool> unwinding_root_{false};   // the others are gone: the root's turn
     std::atomic<bool> done_{false};        // workers exit
     std::atomic<bool> detecting_{false};   // someone waits for the end: deadlocks are reported
 

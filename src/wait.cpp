@@ -56,7 +56,7 @@ park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
         w.state.store(make_state(seq, wait_phase::running), std::memory_order_relaxed);
         return park_result::woken;
     }
-    if (c->sched.stopping()) {
+    if (c->sched.unwinding(c)) {
         // Unwinding: do not sleep. If a waker or the canceller won the
         // waiter first, it will ready() us, so we must switch out anyway.
         std::uint64_t expected = make_state(seq, wait_phase::waiting);

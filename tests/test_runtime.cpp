@@ -669,3 +669,36 @@ TEST_CASE("deterministic mode: a seed replays the same interleaving, other seeds
     for (std::uint64_t seed = 1; seed <= 20; ++seed) different += interleaving(seed) != first;
     CHECK(different >= 15);   // 20 seeds over a huge space of orders: nearly all differ
 }
+
+TEST_CASE("at the end of a run the root is unwound last, so the others may still use its locals") {
+    // After a deadlock (or an error) the root is blocked with its frame
+    // alive; the other coroutines' destructors run first.
+    std::vector<std::string> order;
+    std::mutex order_lock;
+    auto note = [&](std::string what) {
+        std::scoped_lock l(order_lock);
+        order.push_back(std::move(what));
+    };
+    struct on_exit {
+        std::function<void()> fn;
+        ~on_exit() { fn(); }
+    };
+    std::string msg = rill_test::deadlock_message([&] {
+        std::atomic<int> unwound{0};   // the root's local: ASan flags any use after the root's frame is gone
+        on_exit root_guard{[&] { note("root after " + std::to_string(unwound.load())); }};
+        rill::chan<int> never;
+        for (int i = 0; i < 8; ++i)
+            rill::go([&, i] {
+                on_exit guard{[&, i] {
+                    unwound.fetch_add(1);
+                    note("worker " + std::to_string(i));
+                }};
+                never.recv();
+            });
+        rill::yield();
+        never.recv();
+    });
+    CHECK(rill_test::contains(msg, "deadlock"));
+    REQUIRE(order.size() == 9);
+    CHECK(order.back() == "root after 8");
+}

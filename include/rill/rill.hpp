@@ -1,6 +1,7 @@
 // rill/rill.hpp: everything rill offers, in one include.
 #pragma once
 
+#include <rill/actor.hpp>
 #include <rill/chan.hpp>
 #include <rill/errors.hpp>
 #include <rill/group.hpp>

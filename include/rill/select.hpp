@@ -116,7 +116,7 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     } else {
         select_case described[] = {cases.describe()...};
         select_outcome out = select_cases(described, sizeof...(C), biased);
-        ((out.index == I ? (cases.fire(out.received), true) : false) || ...);
+        (void)((out.index == I ? (cases.fire(out.received), true) : false) || ...);
         return out.index;
     }
 }

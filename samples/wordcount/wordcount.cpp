@@ -1,19 +1,24 @@
 // samples/wordcount/wordcount.cpp: the word frequencies of a text file,
 // computed by a MapReduce pipeline of coroutines that talk through channels.
 //
-// Model: MapReduce as communicating sequential processes. One reader streams
-// the file in chunks (fan-out to the mappers over one channel), M mappers
-// tokenize and count each chunk locally, then shuffle the partial counts by
-// hash (FNV-1a) to R reducers, each of which owns one partition of the words
-// (fan-in over one channel per reducer). No memory is shared between the
-// stages: every word count travels through a channel.
+// Model: MapReduce as communicating sequential processes. The file is split
+// into one region per reader, each cut on a word boundary; the readers stream
+// their regions in chunks of whole words (pread: the file is never loaded
+// whole) to M mappers over one channel; each mapper tokenizes and counts a
+// chunk locally, then shuffles the partial counts by hash (FNV-1a) to R
+// reducers, each of which owns one partition of the words; the final merge
+// takes the top K of each partition. No memory is shared between the stages:
+// every word count travels through a channel.
 //
-//     reader ──chunks──▶ mapper ×M ──partials, by hash──▶ reducer ×R ──▶ top K
+//     reader ×N ──chunks──▶ mapper ×M ──partials, by hash──▶ reducer ×R ──▶ top K
+//
+// On a terminal, counting a large file (over 64 MiB) draws a progress bar on
+// stderr; when stderr is a file or a pipe it stays silent.
 //
 // Run it:
 //     ./scripts/wordcount.sh                       # builds, makes a 64 MiB corpus, runs
 //     build/samples/wordcount/gen_corpus corpus/words.txt 64
-//     build/samples/wordcount/wordcount --threads 4 --mappers 8 --reducers 4 corpus/words.txt
+//     build/samples/wordcount/wordcount --threads 4 --readers 2 --mappers 8 --reducers 4 corpus/words.txt
 //
 // Tokenizing (bench/WORKLOADS.md): ASCII letters and digits form words,
 // upper-case ASCII letters are lower-cased, every other byte (punctuation,
@@ -21,6 +26,8 @@
 #include <rill/rill.hpp>
 
 #include <fmt/core.h>
+
+#include "cli.hpp"
 
 #include <algorithm>
 #include <array>
@@ -129,14 +136,14 @@ ranked top_k(const word_counts& counts, std::size_t k) {
 
 // ---------------------------------------------------------------- the pipeline
 
-using chunk = std::string;                                     // whole words only
+using chunk = std::string;                                           // whole words only
 using partial = std::vector<std::pair<std::string, std::uint64_t>>;  // one chunk's counts, for one reducer
 
-/// read() until len bytes or end of file; throws on an I/O error.
-std::size_t read_full(int fd, char* buf, std::size_t len) {
+/// pread() until len bytes or end of file; throws on an I/O error.
+std::size_t read_at(int fd, std::uint64_t offset, char* buf, std::size_t len) {
     std::size_t got = 0;
     while (got < len) {
-        ssize_t r = ::read(fd, buf + got, len - got);
+        ssize_t r = ::pread(fd, buf + got, len - got, static_cast<off_t>(offset + got));
         if (r == 0) break;
         if (r < 0) {
             if (errno == EINTR) continue;
@@ -147,35 +154,60 @@ std::size_t read_full(int fd, char* buf, std::size_t len) {
     return got;
 }
 
-/// The reader: streams the file in chunks of about chunk_size bytes, each cut
-/// just after a separator so that no word spans two chunks (a word longer than
-/// a chunk makes its chunk longer). Returns the bytes read.
+/// The first word boundary at or after offset: the offset itself when the
+/// byte before it separates words, else just past the next separator.
+std::uint64_t word_boundary(int fd, std::uint64_t offset, std::uint64_t size) {
+    if (offset == 0 || offset >= size) return std::min(offset, size);
+    char buf[4096];
+    for (std::uint64_t at = offset - 1; at < size;) {
+        const std::size_t n = read_at(fd, at, buf, sizeof buf);
+        if (n == 0) break;
+        for (std::size_t i = 0; i < n; ++i)
+            if (!is_word_byte(buf[i])) return at + i + 1;
+        at += n;
+    }
+    return size;
+}
+
+/// Where each reader starts: region r is [starts[r], starts[r + 1]), about
+/// size / readers bytes, both ends on word boundaries (a region may be empty).
+std::vector<std::uint64_t> split_regions(int fd, std::uint64_t size, std::size_t readers) {
+    std::vector<std::uint64_t> starts{0};
+    for (std::size_t r = 1; r < readers; ++r)
+        starts.push_back(std::max(starts.back(), word_boundary(fd, size / readers * r, size)));
+    starts.push_back(size);
+    return starts;
+}
+
+/// A reader: streams [begin, end) in chunks of about chunk_size bytes, each
+/// cut just after a separator so that no word spans two chunks (a word longer
+/// than a chunk makes its chunk longer). `progress` counts the bytes read.
 ///
-/// read() blocks the worker thread that runs this coroutine, not only the
+/// pread() blocks the worker thread that runs this coroutine, not only the
 /// coroutine; with the page cache warm that is a memcpy, and the mappers run
 /// on the other workers meanwhile. (Asynchronous file I/O is not in rill yet.)
-std::uint64_t read_chunks(int fd, std::size_t chunk_size, const rill::send_chan<chunk>& out) {
-    std::uint64_t bytes = 0;
+void read_region(int fd, std::uint64_t begin, std::uint64_t end, std::size_t chunk_size,
+                 const rill::send_chan<chunk>& out, std::atomic<std::uint64_t>& progress) {
     chunk carry;  // the tail of the last read: the start of a word cut by the chunk boundary
-    for (;;) {
+    for (std::uint64_t at = begin; at < end;) {
         chunk buf = std::move(carry);
         carry = chunk();
         const std::size_t start = buf.size();
-        buf.resize(start + chunk_size);
-        const std::size_t got = read_full(fd, buf.data() + start, chunk_size);
-        buf.resize(start + got);
-        bytes += got;
-        if (got == 0) {  // end of file: the carried word is whole now
-            if (!buf.empty()) out.send(std::move(buf));
-            return bytes;
-        }
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, end - at));
+        buf.resize(start + want);
+        const std::size_t got = read_at(fd, at, buf.data() + start, want);
+        if (got < want) throw std::runtime_error("the file shrank while it was read");
+        at += got;
+        progress += got;
         std::size_t cut = buf.size();
-        while (cut > 0 && is_word_byte(buf[cut - 1])) --cut;
-        if (cut == 0) {  // not a single separator yet: read on
-            carry = std::move(buf);
-            continue;
+        if (at < end) {  // the region's end is a word boundary; elsewhere cut after the last separator
+            while (cut > 0 && is_word_byte(buf[cut - 1])) --cut;
+            if (cut == 0) {  // not a single separator yet: read on
+                carry = std::move(buf);
+                continue;
+            }
+            carry.assign(buf, cut);
         }
-        carry.assign(buf, cut);
         buf.resize(cut);
         out.send(std::move(buf));
     }
@@ -222,12 +254,30 @@ partition_result reduce_partials(const rill::recv_chan<partial>& in, std::size_t
     return out;
 }
 
+/// Draws "[#####.....]  45%  115.2 of 256.0 MiB" on stderr every tick until
+/// `finished` is closed, then erases it.
+void show_progress(const std::atomic<std::uint64_t>& done, std::uint64_t total, const rill::recv_chan<int>& finished) {
+    rill::ticker tick(std::chrono::milliseconds(100));
+    for (bool more = true; more;) {
+        rill::select(rill::on_recv(tick.chan(), [&] {
+                         const double part = double(done.load()) / double(total);
+                         const auto filled = static_cast<std::size_t>(part * 40);
+                         fmt::print(stderr, "\r[{:#<{}}{:.<{}}] {:3.0f}%  {:.1f} of {:.1f} MiB", "", filled, "", 40 - filled,
+                                    part * 100, double(done.load()) / (1 << 20), double(total) / (1 << 20));
+                     }),
+                     rill::on_recv(finished, [&] { more = false; }));
+    }
+    fmt::print(stderr, "\r\033[K");
+}
+
 struct config {
     unsigned threads = 0;  // 0: one per core
+    std::size_t readers = 2;
     std::size_t mappers = 8;
     std::size_t reducers = 4;
     std::size_t top = 10;
     std::size_t chunk = std::size_t(1) << 20;
+    bool progress = true;
     std::string path;
 };
 
@@ -238,36 +288,42 @@ struct result {
     std::size_t distinct = 0;
 };
 
-result count_file(int fd, const config& cfg) {
+/// Inputs larger than this get a progress bar (on a terminal).
+constexpr std::uint64_t progress_min_bytes = std::uint64_t(64) << 20;
+
+result count_file(int fd, std::uint64_t size, const config& cfg) {
+    const std::vector<std::uint64_t> starts = split_regions(fd, size, cfg.readers);
+    const bool progress_bar = cfg.progress && size > progress_min_bytes && ::isatty(STDERR_FILENO);
     return rill::run(
         [&] {
             rill::chan<chunk> chunks(cfg.mappers);  // a little read-ahead, bounded memory
             std::vector<rill::chan<partial>> shuffle;
             for (std::size_t r = 0; r < cfg.reducers; ++r) shuffle.emplace_back(cfg.mappers);
 
-            std::uint64_t bytes = 0;
-            std::atomic<std::uint64_t> mapped{0};
+            std::atomic<std::uint64_t> bytes{0}, mapped{0};
             std::vector<partition_result> parts(cfg.reducers);
-            rill::group reading, mapping, reducing;
+            rill::group showing, reading, mapping, reducing;
 
-            reading.go([&] {
-                try {
-                    bytes = read_chunks(fd, cfg.chunk, chunks);
-                } catch (...) {
-                    chunks.close();  // let the mappers finish; reading.wait() reports the error
-                    throw;
-                }
-                chunks.close();
-            });
+            rill::chan<int> finished;  // closed once the readers are done: the progress bar goes
+            if (progress_bar) showing.go([&, finished] { show_progress(bytes, size, finished); });
+            for (std::size_t r = 0; r < cfg.readers; ++r)
+                reading.go([&, r, chunks] { read_region(fd, starts[r], starts[r + 1], cfg.chunk, chunks, bytes); });
             for (std::size_t m = 0; m < cfg.mappers; ++m)
-                mapping.go([&] { mapped += map_chunks(chunks, shuffle); });
+                mapping.go([&, chunks, shuffle] { mapped += map_chunks(chunks, shuffle); });
             for (std::size_t r = 0; r < cfg.reducers; ++r)
-                reducing.go([&, r] { parts[r] = reduce_partials(shuffle[r], cfg.top); });
+                reducing.go([&, r, in = shuffle[r]] { parts[r] = reduce_partials(in, cfg.top); });
 
+            // Each stage ends when the one before it has: its input channel is
+            // closed once every sender is done. An error in a stage is
+            // rethrown by its group's wait() and ends the run (rill unwinds
+            // the other coroutines).
             reading.wait();
+            finished.close();
+            chunks.close();
             mapping.wait();
-            for (auto& ch : shuffle) ch.close();  // every partial is sent: the reducers may finish
+            for (auto& ch : shuffle) ch.close();
             reducing.wait();
+            showing.wait();
 
             // The global top k is among the partitions' top k: they own disjoint words.
             result res;
@@ -295,94 +351,72 @@ constexpr const char* usage_text =
     "Counts the words of FILE with a MapReduce pipeline of rill coroutines and\n"
     "prints the most frequent ones, the number of words and the throughput\n"
     "(MB/s, where 1 MB = 2^20 bytes). Words are runs of ASCII letters and digits,\n"
-    "lower-cased; every other byte separates words.\n"
+    "lower-cased; every other byte separates words. On a terminal, files over\n"
+    "64 MiB get a progress bar on stderr.\n"
     "\n"
     "options:\n"
     "  --threads N    worker threads (default 0: one per core)\n"
+    "  --readers N    reader coroutines, one region of the file each (default 2)\n"
     "  --mappers N    mapper coroutines (default 8)\n"
     "  --reducers N   reducer coroutines, one hash partition each (default 4)\n"
     "  --top K        how many words to print (default 10)\n"
     "  --chunk SIZE   bytes per chunk, with optional suffix k or M (default 1M)\n"
+    "  --no-progress  no progress bar, even on a terminal\n"
     "  --help         print this and exit\n";
 
-/// A bad command line: printed with the usage hint, exit status 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-std::size_t parse_number(std::string_view opt, std::string_view text, std::size_t lo, std::size_t hi,
-                         bool size_suffix = false) {
-    std::size_t scale = 1;
+/// A size such as 4096, 64k or 1M, from 1 byte to 1 GiB.
+std::size_t parse_size(samples::cli& args, const std::string& text) {
     std::string_view digits = text;
-    if (size_suffix && !digits.empty()) {
-        char s = digits.back();
-        if (s == 'k' || s == 'K') scale = std::size_t(1) << 10;
-        if (s == 'm' || s == 'M') scale = std::size_t(1) << 20;
-        if (scale != 1) digits.remove_suffix(1);
-    }
+    std::size_t scale = 1;
+    if (!digits.empty() && (digits.back() == 'k' || digits.back() == 'K')) scale = std::size_t(1) << 10;
+    if (!digits.empty() && (digits.back() == 'm' || digits.back() == 'M')) scale = std::size_t(1) << 20;
+    if (scale != 1) digits.remove_suffix(1);
     std::size_t v = 0;
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size())
-        throw usage_error(fmt::format("{} needs a number, got '{}'", opt, text));
-    if (v > hi / scale || v * scale < lo || v * scale > hi)
-        throw usage_error(fmt::format("{} must be between {} and {}, got '{}'", opt, lo, hi, text));
+    const std::size_t max = std::size_t(1) << 30;
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || v == 0 || v > max / scale)
+        args.fail("--chunk wants a size from 1 to 1024M (bytes, or with a k or M suffix), not '" + text + "'");
     return v * scale;
 }
 
-config parse_args(int argc, char** argv, bool& help) {
+config parse_args(int argc, char** argv) {
+    samples::cli args(argc, argv, usage_text);
     config cfg;
-    help = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            help = true;
-            return cfg;
-        }
-        if (arg.size() > 2 && arg.substr(0, 2) == "--") {
-            std::string_view name = arg, value;
-            bool has_value = false;
-            if (auto eq = arg.find('='); eq != std::string_view::npos) {
-                name = arg.substr(0, eq);
-                value = arg.substr(eq + 1);
-                has_value = true;
-            }
-            auto next = [&]() -> std::string_view {
-                if (has_value) return value;
-                if (i + 1 >= argc) throw usage_error(fmt::format("{} needs a value", name));
-                return argv[++i];
-            };
-            if (name == "--threads") cfg.threads = static_cast<unsigned>(parse_number(name, next(), 0, 1024));
-            else if (name == "--mappers") cfg.mappers = parse_number(name, next(), 1, 100000);
-            else if (name == "--reducers") cfg.reducers = parse_number(name, next(), 1, 100000);
-            else if (name == "--top") cfg.top = parse_number(name, next(), 1, 1000000);
-            else if (name == "--chunk") cfg.chunk = parse_number(name, next(), 1, std::size_t(1) << 30, true);
-            else throw usage_error(fmt::format("unknown option '{}'", arg));
-            continue;
-        }
-        if (!cfg.path.empty()) throw usage_error(fmt::format("one FILE only, got '{}' and '{}'", cfg.path, arg));
-        cfg.path = arg;
-    }
-    if (cfg.path.empty()) throw usage_error("no FILE given");
+    cfg.threads = unsigned(args.number("--threads", 0, 0, 1024));
+    cfg.readers = std::size_t(args.number("--readers", 2, 1, 1024));
+    cfg.mappers = std::size_t(args.number("--mappers", 8, 1, 100000));
+    cfg.reducers = std::size_t(args.number("--reducers", 4, 1, 100000));
+    cfg.top = std::size_t(args.number("--top", 10, 1, 1000000));
+    cfg.chunk = parse_size(args, args.text("--chunk", "1M"));
+    cfg.progress = !args.flag("--no-progress");
+    cfg.path = args.positional("FILE");
+    args.done();
     return cfg;
 }
 
-/// Opens path for reading; throws std::runtime_error with a message for the user.
-int open_input(const std::string& path) {
+/// Opens path for reading and returns its size; throws std::runtime_error
+/// with a message for the user.
+int open_input(const std::string& path, std::uint64_t& size) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw std::runtime_error(fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    const char* why = nullptr;
+    if (::fstat(fd, &st) != 0) why = std::strerror(errno);
+    else if (S_ISDIR(st.st_mode)) why = "it is a directory";
+    else if (!S_ISREG(st.st_mode)) why = "not a regular file (wordcount reads regions of it in parallel)";
+    if (why) {
         ::close(fd);
-        throw std::runtime_error(fmt::format("cannot read '{}': it is a directory", path));
+        throw std::runtime_error(fmt::format("cannot read '{}': {}", path, why));
     }
+    size = static_cast<std::uint64_t>(st.st_size);
     return fd;
 }
 
 void print_result(const config& cfg, const result& res, double seconds) {
     const double mib = static_cast<double>(res.bytes) / (1 << 20);
     unsigned threads = cfg.threads ? cfg.threads : std::max(1u, std::thread::hardware_concurrency());
-    fmt::print("wordcount: {}, {:.1f} MiB, {} threads, {} mappers, {} reducers\n", cfg.path, mib, threads,
-               cfg.mappers, cfg.reducers);
+    fmt::print("wordcount: {}, {:.1f} MiB, {} threads, {} readers, {} mappers, {} reducers\n", cfg.path, mib, threads,
+               cfg.readers, cfg.mappers, cfg.reducers);
     fmt::print("{:>6}  {:>12}  {}\n", "rank", "count", "word");
     for (std::size_t i = 0; i < res.top.size(); ++i)
         fmt::print("{:>6}  {:>12}  {}\n", i + 1, res.top[i].second, res.top[i].first);
@@ -393,22 +427,12 @@ void print_result(const config& cfg, const result& res, double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    config cfg;
+    const config cfg = parse_args(argc, argv);   // a bad command line exits 2 with a message
     try {
-        bool help = false;
-        cfg = parse_args(argc, argv, help);
-        if (help) {
-            fmt::print("{}", usage_text);
-            return 0;
-        }
-    } catch (const usage_error& e) {
-        fmt::print(stderr, "wordcount: {}\n(try 'wordcount --help')\n", e.what());
-        return 2;
-    }
-    try {
-        int fd = open_input(cfg.path);
+        std::uint64_t size = 0;
+        int fd = open_input(cfg.path, size);
         auto t0 = std::chrono::steady_clock::now();
-        result res = count_file(fd, cfg);
+        result res = count_file(fd, size, cfg);
         double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ::close(fd);
         print_result(cfg, res, seconds);

@@ -7,7 +7,7 @@
 //     wordcount_check count FILE [K]                        # just print the independent count
 //
 // `check` generates a 2 MiB corpus plus a few small edge-case files, runs
-// wordcount on them with several thread / mapper / reducer / chunk settings,
+// wordcount on them with several thread / reader / mapper / reducer / chunk settings,
 // and compares the top K, the total and the distinct count with its own.
 #include <sys/wait.h>
 
@@ -175,28 +175,34 @@ int check(const std::string& gen_corpus, const std::string& wordcount, const std
         return 1;
     }
     check_one(wordcount, corpus, "", 10);
-    check_one(wordcount, corpus, "--threads 1 --mappers 1 --reducers 1", 10);
-    check_one(wordcount, corpus, "--threads 2 --mappers 3 --reducers 5 --chunk 64k", 25);
-    check_one(wordcount, corpus, "--threads=4 --mappers=16 --reducers=7 --chunk=4093", 10);
+    check_one(wordcount, corpus, "--threads 1 --readers 1 --mappers 1 --reducers 1", 10);
+    check_one(wordcount, corpus, "--threads 2 --readers 3 --mappers 3 --reducers 5 --chunk 64k", 25);
+    check_one(wordcount, corpus, "--threads=4 --readers=7 --mappers=16 --reducers=7 --chunk=4093", 10);
 
-    // Edge cases: words cut by tiny chunks, a word longer than a chunk, no
-    // final separator, case and bytes >= 0x80, an empty file, no words at all.
+    // Edge cases: words cut by tiny chunks and regions, a word longer than a
+    // chunk or a region, more readers than bytes, no final separator, case and
+    // bytes >= 0x80, an empty file, no words at all.
     const std::string mixed = dir + "/mixed.txt";
     write_file(mixed,
                "Hello, WORLD! hello--world 42 x42 X42 na\xc3\xafve caf\xc3\xa9 It's it's\tIT'S\n"
                "under_score a.b.c A-B-C 007 0 00 supercalifragilisticexpialidocious2 end");
     check_one(wordcount, mixed, "--chunk 1", 100);
-    check_one(wordcount, mixed, "--chunk 7 --mappers 2 --reducers 3", 100);
-    check_one(wordcount, mixed, "--threads 1 --mappers 5 --reducers 2 --chunk 3", 5);
+    check_one(wordcount, mixed, "--chunk 7 --readers 5 --mappers 2 --reducers 3", 100);
+    check_one(wordcount, mixed, "--threads 1 --readers 64 --mappers 5 --reducers 2 --chunk 3", 5);
+    check_one(wordcount, mixed, "--readers 1000 --chunk 2", 100);
     const std::string empty = dir + "/empty.txt";
     write_file(empty, "");
     check_one(wordcount, empty, "", 10);
+    check_one(wordcount, empty, "--readers 3", 10);
     const std::string blank = dir + "/no-words.txt";
     write_file(blank, " ,.;\n\n\t--\xe2\x80\x94 ");
-    check_one(wordcount, blank, "--chunk 2", 10);
+    check_one(wordcount, blank, "--chunk 2 --readers 4", 10);
     const std::string one = dir + "/one-word.txt";
     write_file(one, "Z");
-    check_one(wordcount, one, "", 10);
+    check_one(wordcount, one, "--readers 5", 10);
+    const std::string long_word = dir + "/long-word.txt";
+    write_file(long_word, "a " + std::string(5000, 'q') + " b " + std::string(3000, 'Q') + "\n");
+    check_one(wordcount, long_word, "--readers 9 --chunk 100", 10);
 
     std::cout << (failures ? "FAILED" : "all wordcount results agree with the reference count") << "\n";
     return failures ? 1 : 0;
@@ -217,14 +223,18 @@ int errors(const std::string& wordcount, const std::string& dir) {
     std::filesystem::remove(missing);
     expect_error(wordcount, quote(missing), "cannot open '" + missing + "'");
     expect_error(wordcount, quote(dir), "is a directory");
-    expect_error(wordcount, "", "no FILE");
-    expect_error(wordcount, "--threads abc " + quote(missing), "--threads needs a number, got 'abc'");
-    expect_error(wordcount, "--mappers 0 " + quote(missing), "--mappers must be between");
-    expect_error(wordcount, "--reducers -3 " + quote(missing), "--reducers needs a number");
-    expect_error(wordcount, "--top 12x " + quote(missing), "--top needs a number");
-    expect_error(wordcount, "--chunk 0 " + quote(missing), "--chunk must be between");
-    expect_error(wordcount, "--threads", "--threads needs a value");
-    expect_error(wordcount, "--frobnicate " + quote(missing), "unknown option '--frobnicate'");
+    expect_error(wordcount, "/dev/null", "not a regular file");
+    expect_error(wordcount, "", "error: missing FILE");
+    expect_error(wordcount, "--threads abc " + quote(missing), "error: --threads wants a whole number from 0 to 1024, not 'abc'");
+    expect_error(wordcount, "--mappers 0 " + quote(missing), "error: --mappers wants a whole number from 1");
+    expect_error(wordcount, "--readers 0 " + quote(missing), "error: --readers wants a whole number from 1");
+    expect_error(wordcount, "--reducers -3 " + quote(missing), "error: --reducers wants a whole number");
+    expect_error(wordcount, "--top 12x " + quote(missing), "error: --top wants a whole number");
+    expect_error(wordcount, "--chunk 0 " + quote(missing), "error: --chunk wants a size");
+    expect_error(wordcount, "--chunk 2G " + quote(missing), "error: --chunk wants a size");
+    expect_error(wordcount, "--threads", "error: --threads needs a value");
+    expect_error(wordcount, "--frobnicate " + quote(missing), "error: unexpected argument '--frobnicate'");
+    expect_error(wordcount, quote(missing) + " " + quote(missing), "error: unexpected argument");
     const run_result help = run(quote(wordcount) + " --help");
     if (help.status != 0 || help.output.find("usage: wordcount") == std::string::npos)
         fail("--help: exit status " + std::to_string(help.status) + "\n" + help.output);
