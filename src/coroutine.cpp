@@ -16,6 +16,7 @@
 #include <rill/errors.hpp>
 
 #include <cstdio>
+#include <cxxabi.h>
 #include <cstdlib>
 #include <memory>
 #include <utility>
@@ -51,6 +52,15 @@ struct pooled_stack {
     }
     void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate({sc, guarded}); }
 };
+
+/// This thread's exception-handling globals (libstdc++ and libc++abi lay
+/// them out as the two fields of coroutine::eh_state). __cxa_get_globals is
+/// declared `const`, so the compiler may reuse its result across a switch:
+/// always call it through this non-inlined function.
+__attribute__((noinline)) void* eh_globals() noexcept {
+    asm volatile("" ::: "memory");
+    return abi::__cxa_get_globals();
+}
 
 }  // namespace
 
@@ -119,6 +129,11 @@ void coroutine::check_stack() const noexcept {
 
 void coroutine::switch_out() noexcept {
     check_stack();
+    {   // take our exceptions-in-flight off this thread (see eh_state)
+        auto* g = static_cast<eh_state*>(eh_globals());
+        eh_ = *g;
+        *g = eh_state{};
+    }
 #if defined(RILL_DIRECT_SWITCH)
     // Hand-off: the successor inherits our worker context (back_) and runs
     // our post-switch work once it has landed (see arrive()).
@@ -152,6 +167,7 @@ void coroutine::switch_out() noexcept {
 
 void coroutine::arrive(boost::context::fiber&& from) noexcept {
     landed();
+    *static_cast<eh_state*>(eh_globals()) = std::exchange(eh_, eh_state{});   // ours, on whatever thread we are now
 #if defined(RILL_DIRECT_SWITCH)
     worker* w = current_worker();
     handoff& h = w->handoff_slot();

@@ -93,6 +93,16 @@ private:
     boost::context::fiber back_;          // inside the coroutine: the worker that resumed it
     void check_stack() const noexcept;   // a slab stack's canary: abort on overflow
 
+    // The C++ runtime keeps the exceptions being handled per thread; a
+    // coroutine that blocks inside a catch handler and then rethrows must
+    // find its own, whichever thread it resumes on. Saved at switch-out,
+    // put back on landing (see eh_state in coroutine.cpp).
+    struct eh_state {
+        void* caught = nullptr;       // __cxa_eh_globals::caughtExceptions
+        unsigned int uncaught = 0;    // __cxa_eh_globals::uncaughtExceptions
+    };
+    eh_state eh_;
+
     bool started_ = false;
     bool finished_ = false;
 public:

@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <ranges>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -787,3 +789,7 @@ TEST_CASE("non-blocking operations work in destructors that run during unwinding
     CHECK(*noted == 42);
     CHECK(closed_by_guard.try_recv().closed());
 }
+
+// Channels are input ranges, so std::ranges algorithms and views take them.
+static_assert(std::ranges::input_range<rill::chan<int>>);
+static_assert(std::ranges::input_range<rill::recv_chan<int>>);

@@ -702,3 +702,48 @@ TEST_CASE("at the end of a run the root is unwound last, so the others may still
     REQUIRE(order.size() == 9);
     CHECK(order.back() == "root after 8");
 }
+
+TEST_CASE("a coroutine that blocks inside a catch handler rethrows its own exception") {
+    // The exceptions being handled are per thread in the C++ runtime; rill
+    // keeps them per coroutine across switches and migrations.
+    for (int round = 0; round < 20; ++round) {
+        std::string got_a, got_b;
+        rill::run([&] {
+            rill::chan<int> a, b;
+            rill::wait_group wg;
+            wg.add(2);
+            rill::go([&] {
+                try {
+                    try {
+                        throw std::runtime_error("A");
+                    } catch (...) {
+                        a.send(1);   // blocks inside the handler
+                        b.recv();
+                        CHECK(std::uncaught_exceptions() == 0);
+                        throw;
+                    }
+                } catch (const std::exception& e) {
+                    got_a = e.what();
+                }
+                wg.done();
+            });
+            rill::go([&] {
+                try {
+                    try {
+                        throw std::runtime_error("B");
+                    } catch (...) {
+                        a.recv();
+                        b.send(1);
+                        throw;
+                    }
+                } catch (const std::exception& e) {
+                    got_b = e.what();
+                }
+                wg.done();
+            });
+            wg.wait();
+        }, test_options());
+        CHECK(got_a == "A");
+        CHECK(got_b == "B");
+    }
+}

@@ -131,7 +131,7 @@ public:
 
     chan_iterator() = default;
     explicit chan_iterator(std::optional<T> (*recv)(const void*), const void* ch) : recv_(recv), ch_(ch) { ++*this; }
-    T& operator*() { return *current_; }
+    T& operator*() const { return *current_; }
     chan_iterator& operator++() { current_ = recv_(ch_); return *this; }
     void operator++(int) { ++*this; }
     friend bool operator==(const chan_iterator& it, std::default_sentinel_t) noexcept { return !it.current_.has_value(); }
@@ -139,7 +139,7 @@ public:
 private:
     std::optional<T> (*recv_)(const void*) = nullptr;
     const void* ch_ = nullptr;
-    std::optional<T> current_;
+    mutable std::optional<T> current_;   // mutable: input iterators dereference as const (std::ranges)
 };
 
 std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* ops, std::string name = {});

@@ -5,6 +5,7 @@
 #include <rill/chan.hpp>
 #include <rill/errors.hpp>
 #include <rill/group.hpp>
+#include <rill/parallel_map.hpp>
 #include <rill/runtime.hpp>
 #include <rill/select.hpp>
 #include <rill/sync.hpp>

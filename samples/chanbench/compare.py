@@ -57,7 +57,10 @@ def build_peers(src, dest):
 
 
 def run_one(exe, workload, threads, n, extra, timeout):
-    args = [exe, workload, f"threads={threads}"] + ([f"n={n}"] if n else []) + extra
+    # Through a shell that forks the program: a process forked from Python
+    # inherits Python's peak RSS (ru_maxrss survives exec), which would
+    # hide the small workloads' own figure.
+    args = ["sh", "-c", '"$0" "$@"; exit $?', exe, workload, f"threads={threads}"] + ([f"n={n}"] if n else []) + extra
     try:
         r = sh(args, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -149,7 +149,7 @@ TEST_CASE("unwind stress: 20,000 live coroutines, more than the guard-page mappi
     // (ThreadSanitizer cannot track that many fibers: 4,000 there.)
     const int n = rill_test::under_thread_sanitizer ? 4000 : 20000;
     const long made_before = counted::made();
-    long sum = rill::run([n] {
+    long sum = rill::run([=] {
         rill::chan<int> go_on;       // released all at once by close
         rill::chan<int> never;
         rill::chan<long> results(n);
