@@ -129,10 +129,12 @@ void coroutine::check_stack() const noexcept {
 
 void coroutine::switch_out() noexcept {
     check_stack();
-    {   // take our exceptions-in-flight off this thread (see eh_state)
+    {   // take our exceptions-in-flight off this thread (see eh_state); usually there are none
         auto* g = static_cast<eh_state*>(eh_globals());
-        eh_ = *g;
-        *g = eh_state{};
+        if (g->caught || g->uncaught) {
+            eh_ = *g;
+            *g = eh_state{};
+        }
     }
 #if defined(RILL_DIRECT_SWITCH)
     // Hand-off: the successor inherits our worker context (back_) and runs
@@ -167,7 +169,8 @@ void coroutine::switch_out() noexcept {
 
 void coroutine::arrive(boost::context::fiber&& from) noexcept {
     landed();
-    *static_cast<eh_state*>(eh_globals()) = std::exchange(eh_, eh_state{});   // ours, on whatever thread we are now
+    if (eh_.caught || eh_.uncaught)   // ours, on whatever thread we are now (its own are none: see switch_out)
+        *static_cast<eh_state*>(eh_globals()) = std::exchange(eh_, eh_state{});
 #if defined(RILL_DIRECT_SWITCH)
     worker* w = current_worker();
     handoff& h = w->handoff_slot();
