@@ -3,6 +3,7 @@
 // exactly once, per-producer order holds on each channel, and a select
 // with two send cases sends exactly one of its two values.
 #include "test_util.hpp"
+#include "delivery.hpp"
 
 #include <doctest/doctest.h>
 
@@ -16,30 +17,9 @@ using rill_test::test_options;
 
 namespace {
 
-using log = std::vector<std::uint64_t>;
+using log = rill_test::delivery_log;
+using rill_test::check_delivery;
 
-void check_delivery(const std::vector<log>& logs, std::uint32_t producers, std::uint32_t per_producer) {
-    std::vector<std::vector<std::uint8_t>> seen(producers, std::vector<std::uint8_t>(per_producer, 0));
-    std::size_t total = 0, duplicates = 0, out_of_range = 0, out_of_order = 0;
-    for (const log& l : logs) {
-        std::vector<std::int64_t> last(producers, -1);
-        for (std::uint64_t v : l) {
-            std::uint32_t p = producer_of(v), s = seq_of(v);
-            if (p >= producers || s >= per_producer) {
-                ++out_of_range;
-                continue;
-            }
-            if (seen[p][s]++) ++duplicates;
-            if (std::int64_t(s) <= last[p]) ++out_of_order;
-            last[p] = s;
-            ++total;
-        }
-    }
-    CHECK(out_of_range == 0);
-    CHECK(duplicates == 0);
-    CHECK(out_of_order == 0);
-    CHECK(total == std::size_t(producers) * per_producer);
-}
 
 }  // namespace
 
