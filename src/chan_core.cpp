@@ -112,20 +112,18 @@ wait_node* chan_core::claim_first(wait_queue& q) noexcept {
 // Sender side, lock held: hand off to a receiver or buffer. The woken
 // receiver is returned through `partner` to be woken after unlock.
 bool chan_core::poll_send_locked(void* src) {
-    wait_node* partner = nullptr;
-    bool done = false;
     if (wait_node* r = claim_first(recvq_)) {
         ops_->move_construct(r->slot, src);
         r->ok = true;
         r->who->fired = r;
-        partner = r;
-        done = true;
-    } else if (count_.load(std::memory_order_relaxed) < capacity_) {
-        buffer_push(src);
-        done = true;
+        wake_after_unlock_ = r;
+        return true;
     }
-    if (partner) wake_after_unlock_ = partner;
-    return done;
+    if (count_.load(std::memory_order_relaxed) < capacity_) {
+        buffer_push(src);
+        return true;
+    }
+    return false;
 }
 
 // Receiver side, lock held. Returns true when done; `got` tells a value
