@@ -186,6 +186,10 @@ bool worker::park() {
 void worker::run(coroutine* c) {
     while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
     c->suspended.store(false, std::memory_order_relaxed);
+    if (!c->started() && sched.unwinding(c)) {   // the run is ending: a body not begun never runs (and needs no stack)
+        sched.retire(c);
+        return;
+    }
     set_current_coroutine(c);
     coroutine* last = c;
     try {
@@ -270,7 +274,14 @@ scheduler::~scheduler() {
 coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
     if (stopping() && !current_coroutine())
         throw std::logic_error("rill: spawn on a runtime that has stopped (after an error or a deadlock)");
-    auto* c = new coroutine(*this, next_id_.fetch_add(1, std::memory_order_relaxed), std::move(body), std::move(name));
+    const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    coroutine* c;
+    try {
+        c = new coroutine(*this, id, std::move(body), std::move(name));
+    } catch (const std::bad_alloc&) {
+        throw resource_error(fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
+                                         live_.load(std::memory_order_relaxed)));
+    }
     {
         std::scoped_lock l(reg_lock_);
         c->reg_next = reg_head_;
@@ -417,12 +428,20 @@ std::string type_name(const std::type_info& t) {
 }
 }  // namespace
 
+/// Blocked coroutines a deadlock report names one by one; it counts the rest.
+constexpr std::size_t deadlock_report_limit = 100;
+
 std::string scheduler::deadlock_report() {
     std::vector<coroutine*> blocked;
     for (coroutine* c = reg_head_; c; c = c->reg_next) blocked.push_back(c);
     std::sort(blocked.begin(), blocked.end(), [](coroutine* a, coroutine* b) { return a->id < b->id; });
     std::string msg = fmt::format("rill: all coroutines are asleep - deadlock! ({} blocked)", blocked.size());
+    std::size_t listed = 0;
     for (coroutine* c : blocked) {
+        if (listed++ == deadlock_report_limit) {   // a readable message, not a megabyte
+            msg += fmt::format("\n  ... and {} more", blocked.size() - deadlock_report_limit);
+            break;
+        }
         msg += fmt::format("\n  coroutine {}", c->id);
         if (!c->name.empty()) msg += fmt::format(" \"{}\"", c->name);
         msg += fmt::format(": {}", c->wait.op ? c->wait.op : "blocked");
