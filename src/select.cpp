@@ -1,14 +1,21 @@
 // src/select.cpp: select over several channel operations (Go's selectgo).
 //
-//  1. Shuffle the cases (poll order) for fairness; sort the distinct
-//     channels by address (lock order), so two selects never deadlock on
-//     each other's locks.
-//  2. Lock every channel; poll the cases in poll order; perform the first
-//     ready one. A send case on a closed channel throws channel_closed.
-//  3. Nothing ready: with a default case, return it. Otherwise enqueue one
+//  1. Shuffle the cases (poll order) for fairness.
+//  2. Fast path: try each case alone, in poll order, under its own
+//     channel's lock only, skipping without any lock a buffered channel
+//     whose count says it cannot be ready. The first case that completes
+//     is the select's: it was ready when it was performed. A select whose
+//     cases are usually ready (a consumer over busy channels) takes one
+//     lock, not all of them.
+//  3. Slow path: sort the distinct channels by address (lock order, so two
+//     selects never deadlock on each other's locks), lock them all and
+//     poll again: this is the atomic snapshot that a default case, or the
+//     decision to park, needs. A send case on a closed channel throws
+//     channel_closed.
+//  4. Nothing ready: with a default case, return it. Otherwise enqueue one
 //     node per case, all carrying the same wait seq, and park; the locks
 //     are released after the switch.
-//  4. Woken by exactly one node (the claim CAS), lock everything again and
+//  5. Woken by exactly one node (the claim CAS), lock everything again and
 //     unlink the other nodes, which wakers may have unlinked already.
 #include "scheduler.hpp"
 #include "wait.hpp"
@@ -49,6 +56,21 @@ struct locked_set {
     }
 };
 
+/// Fisher-Yates over n < 2^32 elements from one 64-bit random word: each
+/// step takes a bounded index from the high half of a 128-bit product and
+/// keeps the low half as the next word (Lemire). Bias is below 2^-32 per
+/// step for the few cases a select has.
+void shuffle(std::uint32_t* a, std::size_t n) noexcept {
+    if (n < 2) return;
+    std::uint64_t r = random_u64();
+    for (std::size_t i = n; i > 1; --i) {
+        unsigned __int128 m = static_cast<unsigned __int128>(r) * i;
+        std::swap(a[i - 1], a[std::size_t(m >> 64)]);
+        r = std::uint64_t(m);
+        if (r < (std::uint64_t(1) << 32)) r = random_u64();   // too few bits left
+    }
+}
+
 }  // namespace
 
 select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
@@ -60,9 +82,33 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
         if (cases[i].is_default) default_index = i;
         else if (cases[i].chan) order[active++] = std::uint32_t(i);
     }
-    if (!biased) {
-        for (std::size_t i = active; i > 1; --i) std::swap(order[i - 1], order[random_u64() % i]);
+    if (!biased) shuffle(order.data(), active);
+
+    // 2. Fast path: one case at a time, each under its own lock.
+    for (std::size_t k = 0; k < active; ++k) {
+        std::size_t i = order[k];
+        select_case& c = cases[i];
+        if (!c.chan->maybe_ready(c.is_send)) continue;
+        c.chan->lock();
+        bool done = false;
+        bool got = false;
+        if (c.is_send) {
+            if (c.chan->closed_locked()) {
+                c.chan->unlock();
+                throw channel_closed("select: send case on closed channel");
+            }
+            done = c.chan->poll_send_locked(c.slot);
+        } else {
+            done = c.chan->poll_recv_locked(c.slot, got);
+        }
+        if (done) {
+            c.chan->unlock_and_wake();
+            return {i, got};
+        }
+        c.chan->unlock();
     }
+
+    // 3. Slow path: every channel locked at once.
     for (std::size_t i = 0; i < active; ++i) chans[i] = cases[order[i]].chan;
     std::sort(chans.data(), chans.data() + active);
     std::size_t distinct = std::size_t(std::unique(chans.data(), chans.data() + active) - chans.data());
@@ -72,7 +118,6 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
     }
     locked_set locked{chans.data(), distinct};
 
-    // 2. Poll.
     locked.lock();
     for (std::size_t k = 0; k < active; ++k) {
         std::size_t i = order[k];
@@ -96,7 +141,7 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
         }
     }
 
-    // 3. Nothing ready.
+    // 4. Nothing ready.
     if (default_index < n) {
         locked.unlock();
         return {default_index, false};
@@ -117,7 +162,7 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
     }
     park_result how = park(w, seq, held_locks{chans.data(), distinct});
 
-    // 4. Woken once: take our other nodes back.
+    // 5. Woken once: take our other nodes back.
     locked.lock();
     for (std::size_t k = 0; k < active; ++k) nodes[k].chan->dequeue_locked(&nodes[k]);
     locked.unlock();

@@ -77,6 +77,7 @@ private:
 template <class T>
 class chan_handle {
 public:
+    using value_type = T;
     std::size_t size() const noexcept { return core_ ? core_->size() : 0; }
     std::size_t capacity() const noexcept { return core_ ? core_->capacity() : 0; }
     /// False for a nil channel.

@@ -43,10 +43,33 @@ struct select_outcome {
 /// nothing ready it returns the default's index at once.
 select_outcome select_cases(select_case* cases, std::size_t n, bool biased);
 
+/// The channel a case operates on. Built from an lvalue channel it only
+/// points at it (the channel outlives the select, like any reference: no
+/// reference-count traffic on the channel's cache line per case); built
+/// from a temporary (`on_recv(rill::after(1s), ...)`) it shares ownership,
+/// so a case stored in a variable never dangles.
+class case_chan {
+public:
+    explicit case_chan(const std::shared_ptr<chan_core>& borrowed) noexcept : ptr_(borrowed.get()) {}
+    explicit case_chan(std::shared_ptr<chan_core>&& owned) noexcept : ptr_(owned.get()), owned_(std::move(owned)) {}
+    chan_core* get() const noexcept { return ptr_; }
+
+private:
+    chan_core* ptr_;
+    std::shared_ptr<chan_core> owned_;   // empty when borrowed
+};
+
+/// A channel handle's core, borrowed (lvalue) or owned (rvalue).
+template <class H>
+case_chan case_chan_of(H&& h) {
+    if constexpr (std::is_lvalue_reference_v<H>) return case_chan(h.shared_core());
+    else return case_chan(std::shared_ptr<chan_core>(h.shared_core()));
+}
+
 template <class T, class F>
 class recv_case {
 public:
-    recv_case(std::shared_ptr<chan_core> ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
+    recv_case(case_chan ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
     void fire(bool received) {
         std::optional<T> v;
@@ -59,7 +82,7 @@ public:
     }
 
 private:
-    std::shared_ptr<chan_core> ch_;
+    case_chan ch_;
     F fn_;
     value_slot<T> slot_;
 };
@@ -70,7 +93,7 @@ template <class T, class V, class F>
 class send_case {
 public:
     template <class U>
-    send_case(std::shared_ptr<chan_core> ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
+    send_case(case_chan ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), addr(), true, false}; }
     void fire(bool) { fn_(); }
 
@@ -84,7 +107,7 @@ private:
         if constexpr (std::is_pointer_v<V>) return value_;
         else return &value_;
     }
-    std::shared_ptr<chan_core> ch_;
+    case_chan ch_;
     V value_;
     F fn_;
 };
@@ -99,6 +122,19 @@ public:
 private:
     F fn_;
 };
+
+template <class H>
+inline constexpr bool is_recv_handle = false;
+template <class T>
+inline constexpr bool is_recv_handle<chan<T>> = true;
+template <class T>
+inline constexpr bool is_recv_handle<recv_chan<T>> = true;
+template <class H>
+inline constexpr bool is_send_handle = false;
+template <class T>
+inline constexpr bool is_send_handle<chan<T>> = true;
+template <class T>
+inline constexpr bool is_send_handle<send_chan<T>> = true;
 
 template <class T, class U>
 using send_storage = std::conditional_t<std::is_same_v<U, T&>, T*, T>;
@@ -125,20 +161,24 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
 }  // namespace detail
 
 /// A receive case. fn takes std::optional<T> (nullopt: closed) or nothing.
-template <class T, class F>
-auto on_recv(const chan<T>& ch, F fn) { return detail::recv_case<T, F>(ch.shared_core(), std::move(fn)); }
-template <class T, class F>
-auto on_recv(const recv_chan<T>& ch, F fn) { return detail::recv_case<T, F>(ch.shared_core(), std::move(fn)); }
+/// The case refers to an lvalue channel (which must outlive it, as it does
+/// in `select(on_recv(ch, ...))`) and owns a temporary one.
+template <class C, class F>
+    requires detail::is_recv_handle<std::remove_cvref_t<C>>
+auto on_recv(C&& ch, F fn) {
+    using T = typename std::remove_cvref_t<C>::value_type;
+    return detail::recv_case<T, F>(detail::case_chan_of<C>(std::forward<C>(ch)), std::move(fn));
+}
 
 /// A send case. The value is converted to T once, when the case is built;
-/// given an lvalue T it is moved from only if this case is chosen.
-template <class T, class U, class F>
-auto on_send(const chan<T>& ch, U&& v, F fn) {
-    return detail::send_case<T, detail::send_storage<T, U>, F>(ch.shared_core(), std::forward<U>(v), std::move(fn));
-}
-template <class T, class U, class F>
-auto on_send(const send_chan<T>& ch, U&& v, F fn) {
-    return detail::send_case<T, detail::send_storage<T, U>, F>(ch.shared_core(), std::forward<U>(v), std::move(fn));
+/// given an lvalue T it is moved from only if this case is chosen. The
+/// channel is held as by on_recv.
+template <class C, class U, class F>
+    requires detail::is_send_handle<std::remove_cvref_t<C>>
+auto on_send(C&& ch, U&& v, F fn) {
+    using T = typename std::remove_cvref_t<C>::value_type;
+    return detail::send_case<T, detail::send_storage<T, U>, F>(detail::case_chan_of<C>(std::forward<C>(ch)), std::forward<U>(v),
+                                                                std::move(fn));
 }
 /// Run when no other case is ready: makes the select non-blocking.
 template <class F>

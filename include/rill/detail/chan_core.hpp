@@ -116,6 +116,14 @@ public:
     bool poll_send_locked(void* src);             // hand-off or buffer; false = would block
     bool poll_recv_locked(void* dst, bool& got);  // true = done (got: a value, or closed and drained)
     wait_node* take_wake() noexcept;
+    /// A hint read without the lock: false when a buffered channel's count
+    /// says the operation would block now (and it is open). Unbuffered
+    /// channels always say maybe: their readiness is in the wait queues.
+    bool maybe_ready(bool is_send) const noexcept {
+        if (capacity_ == 0 || closed_flag_.load(std::memory_order_relaxed)) return true;
+        std::size_t n = count_.load(std::memory_order_relaxed);
+        return is_send ? n < capacity_ : n > 0;
+    }
     void unlock_and_wake() noexcept;
     bool closed_locked() const noexcept { return closed_; }
     void enqueue_locked(wait_node* n) noexcept { (n->is_send ? sendq_ : recvq_).push(n); }
