@@ -14,6 +14,7 @@
 
 #include "wait.hpp"
 
+#include <rill/detail/small_alloc.hpp>
 #include <rill/detail/task.hpp>
 
 #include <boost/context/fiber.hpp>
@@ -58,7 +59,7 @@ struct handoff {
     void* worker_tsan_fiber = nullptr;           // TSan
 };
 
-class coroutine {
+class coroutine : public small_allocated {   // records are recycled per thread (small_alloc.hpp)
 public:
     coroutine(scheduler& sched, std::uint64_t id, std::unique_ptr<task> body, std::string name);
     ~coroutine();

@@ -1,14 +1,17 @@
 // rill/detail/task.hpp: the type-erased body of a coroutine.
 #pragma once
 
+#include <rill/detail/small_alloc.hpp>
+
 #include <memory>
 #include <type_traits>
 #include <utility>
 
 namespace rill::detail {
 
-/// What a coroutine runs. One heap object per spawn; the runtime owns it.
-struct task {
+/// What a coroutine runs. One small block per spawn (small_alloc.hpp); the
+/// runtime owns it.
+struct task : small_allocated {
     virtual ~task() = default;
     virtual void run() = 0;
 };
