@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <memory>
 #include <new>
 #include <thread>
@@ -74,29 +75,45 @@ std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* 
 }
 
 chan_core::chan_core(std::size_t capacity, const elem_ops* ops, const char* label, const char* send_op, const char* recv_op)
-    : capacity_(capacity), ops_(ops), label_(label), send_op_(send_op), recv_op_(recv_op) {
+    : capacity_(capacity), ops_(ops), trivial_(ops->trivial), label_(label), send_op_(send_op), recv_op_(recv_op) {
     if (capacity_ > 0) buffer_ = static_cast<unsigned char*>(::operator new(capacity_ * ops_->size, std::align_val_t(ops_->align)));
     live_counts::channels.fetch_add(1, std::memory_order_relaxed);
 }
 
 chan_core::~chan_core() {
     std::size_t n = count_.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < n; ++i) ops_->destroy(slot_at((head_ + i) % capacity_));
+    for (std::size_t i = 0; i < n; ++i) destroy_value(slot_at(ring_index(head_ + i)));
     if (buffer_) ::operator delete(buffer_, std::align_val_t(ops_->align));
     live_counts::channels.fetch_sub(1, std::memory_order_relaxed);
 }
 
+// Trivially copyable values of the usual sizes are copied inline; others
+// through the type's move constructor (an indirect call).
+void chan_core::move_value(void* dst, void* src) const noexcept {
+    if (trivial_) {
+        switch (ops_->size) {
+        case 1: std::memcpy(dst, src, 1); return;
+        case 2: std::memcpy(dst, src, 2); return;
+        case 4: std::memcpy(dst, src, 4); return;
+        case 8: std::memcpy(dst, src, 8); return;
+        case 16: std::memcpy(dst, src, 16); return;
+        default: std::memcpy(dst, src, ops_->size); return;
+        }
+    }
+    ops_->move_construct(dst, src);
+}
+
 void chan_core::buffer_push(void* src) noexcept {
     std::size_t n = count_.load(std::memory_order_relaxed);
-    ops_->move_construct(slot_at((head_ + n) % capacity_), src);
+    move_value(slot_at(ring_index(head_ + n)), src);
     count_.store(n + 1, std::memory_order_relaxed);
 }
 
 void chan_core::buffer_pop(void* dst) noexcept {
     void* s = slot_at(head_);
-    ops_->move_construct(dst, s);
-    ops_->destroy(s);
-    head_ = (head_ + 1) % capacity_;
+    move_value(dst, s);
+    destroy_value(s);
+    head_ = ring_index(head_ + 1);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
@@ -112,8 +129,8 @@ wait_node* chan_core::claim_first(wait_queue& q) noexcept {
 // Sender side, lock held: hand off to a receiver or buffer. The woken
 // receiver is returned through `partner` to be woken after unlock.
 bool chan_core::poll_send_locked(void* src) {
-    if (wait_node* r = claim_first(recvq_)) {
-        ops_->move_construct(r->slot, src);
+    if (wait_node* r = recvq_.empty() ? nullptr : claim_first(recvq_)) {
+        move_value(r->slot, src);
         r->ok = true;
         r->who->fired = r;
         wake_after_unlock_ = r;
@@ -129,9 +146,9 @@ bool chan_core::poll_send_locked(void* src) {
 // Receiver side, lock held. Returns true when done; `got` tells a value
 // from "closed and drained".
 bool chan_core::poll_recv_locked(void* dst, bool& got) {
-    if (wait_node* s = claim_first(sendq_)) {
+    if (wait_node* s = sendq_.empty() ? nullptr : claim_first(sendq_)) {
         if (capacity_ == 0) {
-            ops_->move_construct(dst, s->slot);
+            move_value(dst, s->slot);
         } else {
             // Full buffer with a sender waiting: take the head, move the
             // sender's value into the tail, wake the sender now.

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -23,6 +24,7 @@ struct elem_ops {
     std::size_t size;
     std::size_t align;
     const std::type_info* type;
+    bool trivial;   // trivially copyable: moved by memcpy, never destroyed
 };
 
 template <class T>
@@ -32,6 +34,7 @@ inline constexpr elem_ops elem_ops_of{
     sizeof(T),
     alignof(T),
     &typeid(T),
+    std::is_trivially_copyable_v<T>,
 };
 
 /// A test-and-test-and-set lock that yields the thread after spinning.
@@ -132,6 +135,11 @@ public:
 private:
     wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
     void* slot_at(std::size_t i) const noexcept { return buffer_ + i * ops_->size; }
+    std::size_t ring_index(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }   // i < 2 * capacity_
+    void move_value(void* dst, void* src) const noexcept;   // construct at dst from src (memcpy for trivial T)
+    void destroy_value(void* p) const noexcept {
+        if (!trivial_) ops_->destroy(p);
+    }
     void buffer_push(void* src) noexcept;
     void buffer_pop(void* dst) noexcept;
 
@@ -144,6 +152,7 @@ private:
     std::atomic<bool> closed_flag_{false};   // closed_, readable without the lock
     const std::size_t capacity_;
     const elem_ops* const ops_;
+    const bool trivial_;                     // ops_->trivial, kept beside the ring's fields
     unsigned char* buffer_ = nullptr;        // capacity_ slots of ops_->size bytes
     const char* label_;                      // "chan", "mutex", "wait_group": for deadlock reports
     std::string name_;                       // the user's name for it, if any
