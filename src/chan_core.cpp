@@ -89,7 +89,7 @@ chan_core::~chan_core() {
 
 // Trivially copyable values of the usual sizes are copied inline; others
 // through the type's move constructor (an indirect call).
-void chan_core::move_value(void* dst, void* src) const noexcept {
+[[gnu::always_inline]] inline void chan_core::move_value(void* dst, void* src) const noexcept {
     if (trivial_) {
         switch (ops_->size) {
         case 1: std::memcpy(dst, src, 1); return;
@@ -103,13 +103,13 @@ void chan_core::move_value(void* dst, void* src) const noexcept {
     ops_->move_construct(dst, src);
 }
 
-void chan_core::buffer_push(void* src) noexcept {
+[[gnu::always_inline]] inline void chan_core::buffer_push(void* src) noexcept {
     std::size_t n = count_.load(std::memory_order_relaxed);
     move_value(slot_at(ring_index(head_ + n)), src);
     count_.store(n + 1, std::memory_order_relaxed);
 }
 
-void chan_core::buffer_pop(void* dst) noexcept {
+[[gnu::always_inline]] inline void chan_core::buffer_pop(void* dst) noexcept {
     void* s = slot_at(head_);
     move_value(dst, s);
     destroy_value(s);

@@ -129,8 +129,9 @@ void coroutine::check_stack() const noexcept {
 
 void coroutine::switch_out() noexcept {
     check_stack();
+    worker* w = current_worker();
     {   // take our exceptions-in-flight off this thread (see eh_state); usually there are none
-        auto* g = static_cast<eh_state*>(eh_globals());
+        auto* g = static_cast<eh_state*>(w->eh_globals());
         if (g->caught || g->uncaught) {
             eh_ = *g;
             *g = eh_state{};
@@ -139,7 +140,6 @@ void coroutine::switch_out() noexcept {
 #if defined(RILL_DIRECT_SWITCH)
     // Hand-off: the successor inherits our worker context (back_) and runs
     // our post-switch work once it has landed (see arrive()).
-    worker* w = current_worker();
     if (coroutine* successor = w->take_successor()) {
         handoff& h = w->handoff_slot();
         h.from = this;

@@ -230,6 +230,7 @@ coroutine* worker::take_successor() noexcept {
 void worker::loop() {
     alt_signal_stack signal_stack;   // where the overflow guard runs (the coroutine's stack is full)
     tls_worker = this;
+    eh_globals_ = abi::__cxa_get_globals();
     for (;;) {
         coroutine* c = find_work();
         if (!c) c = spin_for_work();

@@ -72,6 +72,9 @@ public:
     /// The worker's random stream (seeded in deterministic mode).
     std::uint64_t next_random() noexcept;
     handoff& handoff_slot() noexcept { return handoff_; }
+    /// This worker thread's exception-handling globals (__cxa_get_globals(),
+    /// looked up once: it is a call into libstdc++ and its TLS otherwise).
+    void* eh_globals() const noexcept { return eh_globals_; }
 
     scheduler& sched;
     const unsigned index;
@@ -92,6 +95,7 @@ private:
     void (*post_fn_)(void*) = nullptr;
     void* post_arg_ = nullptr;
     handoff handoff_;                      // a hand-off in flight (owner thread only)
+    void* eh_globals_ = nullptr;           // set by loop(), on the worker's thread
 };
 
 /// The worker running on this thread, or null (same rules as current_coroutine).
