@@ -34,6 +34,7 @@
 
 namespace rill::detail {
 
+#if !defined(RILL_SMALL_ALLOC_OFF)
 namespace {
 
 constexpr std::size_t granule = 16;                        // size classes: 16, 32, ..., 512 bytes
@@ -68,10 +69,10 @@ std::array<depot_class, classes>& depot() {
 std::size_t class_of(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
 std::size_t class_size(std::size_t c) noexcept { return (c + 1) * granule; }
 
-void free_chain(free_block* b, std::size_t c) noexcept {
+void free_chain(free_block* b) noexcept {
     while (b) {
         free_block* next = b->next;
-        ::operator delete(static_cast<void*>(b), class_size(c));
+        ::operator delete(static_cast<void*>(b));
         b = next;
     }
 }
@@ -90,7 +91,7 @@ void to_depot(free_block* chain, std::size_t c) noexcept {
             return;
         }
     }
-    free_chain(chain, c);
+    free_chain(chain);
 }
 
 free_block* from_depot(std::size_t c) noexcept {
@@ -114,7 +115,7 @@ struct thread_cache {
         for (std::size_t c = 0; c < classes; ++c) {
             list& l = lists[c];
             while (l.count >= batch) to_depot(take_batch(l), c);
-            free_chain(l.head, c);
+            free_chain(l.head);
             l = {};
         }
     }
@@ -133,6 +134,7 @@ struct thread_cache {
 [[gnu::tls_model("initial-exec")]] thread_local thread_cache tls_cache;
 
 }  // namespace
+#endif
 
 void* small_alloc(std::size_t size) {
 #if defined(RILL_SMALL_ALLOC_OFF)
@@ -158,10 +160,11 @@ void* small_alloc(std::size_t size) {
 
 void small_free(void* p, std::size_t size) noexcept {
 #if defined(RILL_SMALL_ALLOC_OFF)
-    ::operator delete(p, size);
+    (void)size;
+    ::operator delete(p);
 #else
     if (size > small_alloc_max) {
-        ::operator delete(p, size);
+        ::operator delete(p);
         return;
     }
     std::size_t c = class_of(size);
