@@ -250,12 +250,12 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
             });
         for (int m = 0; m < M; m++)
             rill::go([&] {
-                bench::WordMap<std::uint32_t> local;
+                bench::ChunkCounts local;
                 std::uint64_t words = 0;
                 for (std::string* s : chunks) {
                     words += bench::wc_count_chunk(*s, local);
+                    auto parts = bench::wc_partition(local, D);   // copies the words out of the chunk
                     delete s;
-                    auto parts = bench::wc_partition(local, D);
                     for (int d = 0; d < D; d++)
                         if (parts[d]) red[d].send(parts[d]);
                 }
