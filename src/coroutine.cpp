@@ -43,14 +43,18 @@ struct pooled_stack {
     coroutine* owner;
     bool guarded = true;
     boost::context::stack_context allocate() {
-        pooled_stack_info s = pool->allocate();
+        worker* w = current_worker();   // a coroutine starts and ends on a worker of its own runtime
+        pooled_stack_info s = w ? w->take_stack() : pool->allocate();
         guarded = s.guarded;
         owner->stack_bottom_ = static_cast<char*>(s.sc.sp) - s.sc.size;
         owner->stack_size_ = s.sc.size;
         owner->stack_guarded_ = s.guarded;
         return s.sc;
     }
-    void deallocate(boost::context::stack_context& sc) noexcept { pool->deallocate({sc, guarded}); }
+    void deallocate(boost::context::stack_context& sc) noexcept {
+        if (worker* w = current_worker()) w->give_stack({sc, guarded});
+        else pool->deallocate({sc, guarded});
+    }
 };
 
 /// This thread's exception-handling globals (libstdc++ and libc++abi lay

@@ -81,8 +81,9 @@ public:
     std::string name;
     waitable wait;                        // what it is blocked on, if anything
     std::atomic<bool> suspended{true};    // context saved and post-switch work done: may be resumed
-    coroutine* reg_prev = nullptr;        // scheduler's registry of live coroutines (under its lock)
+    coroutine* reg_prev = nullptr;        // scheduler's registry of coroutines that have waited (under its lock)
     coroutine* reg_next = nullptr;
+    bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()
 
 private:
     boost::context::fiber entry(boost::context::fiber&& from);

@@ -227,10 +227,27 @@ coroutine* worker::take_successor() noexcept {
     return c;
 }
 
+namespace {
+constexpr std::size_t stack_cache_limit = 32;
+}
+
+pooled_stack_info worker::take_stack() {
+    if (stack_cache_.empty()) return sched.stacks.allocate();
+    pooled_stack_info s = stack_cache_.back();
+    stack_cache_.pop_back();
+    return s;
+}
+
+void worker::give_stack(const pooled_stack_info& s) noexcept {
+    if (stack_cache_.size() < stack_cache_limit) stack_cache_.push_back(s);   // capacity reserved: no allocation
+    else sched.stacks.deallocate(s);
+}
+
 void worker::loop() {
     alt_signal_stack signal_stack;   // where the overflow guard runs (the coroutine's stack is full)
     tls_worker = this;
     eh_globals_ = abi::__cxa_get_globals();
+    stack_cache_.reserve(stack_cache_limit);
     for (;;) {
         coroutine* c = find_work();
         if (!c) c = spin_for_work();
@@ -240,6 +257,8 @@ void worker::loop() {
         }
         if (!park()) break;
     }
+    for (const pooled_stack_info& st : stack_cache_) sched.stacks.deallocate(st);
+    stack_cache_.clear();
     tls_worker = nullptr;
 }
 
@@ -283,13 +302,10 @@ coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool r
         throw resource_error(fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
                                          live_.load(std::memory_order_relaxed)));
     }
-    {
+    live_.fetch_add(1, std::memory_order_seq_cst);
+    if (root) {
         std::scoped_lock l(reg_lock_);
-        c->reg_next = reg_head_;
-        if (reg_head_) reg_head_->reg_prev = c;
-        reg_head_ = c;
-        if (root) root_.store(c, std::memory_order_release);   // retire() clears it under this lock
-        live_.fetch_add(1, std::memory_order_seq_cst);
+        root_.store(c, std::memory_order_release);   // retire() clears it under this lock
     }
     worker* w = current_worker();
     if (w && &w->sched == this) w->push_local(c);
@@ -304,14 +320,33 @@ void scheduler::ready(coroutine* c) {
     else push_global(c);
 }
 
+// The registry holds the coroutines that have ever waited (registered by
+// their first begin_wait): those are the ones the deadlock check and the
+// end of a run look for. One that never waits is always in a queue or
+// running, which the idle and queue checks see, and never touches the
+// registry's lock: a spawn-heavy program's workers do not contend on it.
+void scheduler::register_waiter(coroutine* c) noexcept {
+    std::scoped_lock l(reg_lock_);
+    ++reg_count_;
+    c->reg_next = reg_head_;
+    if (reg_head_) reg_head_->reg_prev = c;
+    reg_head_ = c;
+    c->registered = true;
+}
+
 void scheduler::retire(coroutine* c) {
     std::size_t left;
-    {
+    if (c->registered || root_.load(std::memory_order_relaxed) == c) {
         std::scoped_lock l(reg_lock_);
-        if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
-        else reg_head_ = c->reg_next;
-        if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+        if (c->registered) {
+            --reg_count_;
+            if (c->reg_prev) c->reg_prev->reg_next = c->reg_next;
+            else reg_head_ = c->reg_next;
+            if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
+        }
         if (root_.load(std::memory_order_relaxed) == c) root_.store(nullptr, std::memory_order_release);
+        left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    } else {
         left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     }
     delete c;
@@ -409,6 +444,9 @@ void scheduler::check_deadlock() {
     std::string report;
     {
         std::scoped_lock l(reg_lock_);
+        // Only a coroutine that has waited is registered; one that has not
+        // (just spawned, not yet queued) is alive and can still run.
+        if (reg_count_ != live_.load(std::memory_order_seq_cst)) return;
         for (coroutine* c = reg_head_; c; c = c->reg_next)
             if (phase_of(c->wait.state.load(std::memory_order_seq_cst)) != wait_phase::waiting) return;   // being woken
         report = deadlock_report();

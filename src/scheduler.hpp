@@ -75,6 +75,11 @@ public:
     /// This worker thread's exception-handling globals (__cxa_get_globals(),
     /// looked up once: it is a call into libstdc++ and its TLS otherwise).
     void* eh_globals() const noexcept { return eh_globals_; }
+    /// Stacks through a small per-worker cache in front of the runtime's
+    /// pool (whose lock the workers would otherwise share at every start
+    /// and end of a coroutine). Worker thread only.
+    pooled_stack_info take_stack();
+    void give_stack(const pooled_stack_info& s) noexcept;
 
     scheduler& sched;
     const unsigned index;
@@ -96,6 +101,7 @@ private:
     void* post_arg_ = nullptr;
     handoff handoff_;                      // a hand-off in flight (owner thread only)
     void* eh_globals_ = nullptr;           // set by loop(), on the worker's thread
+    std::vector<pooled_stack_info> stack_cache_;   // at most stack_cache_limit; back to the pool when loop() ends
 };
 
 /// The worker running on this thread, or null (same rules as current_coroutine).
@@ -132,6 +138,8 @@ public:
     void on_root_finished();
     /// Called by the worker once a coroutine finished.
     void retire(coroutine* c);
+    /// Adds a coroutine to the registry before its first wait (begin_wait).
+    void register_waiter(coroutine* c) noexcept;
     /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
     void check_deadlock();
 
@@ -171,8 +179,9 @@ private:
     std::vector<worker*> idle_;
     std::atomic<unsigned> idle_count_{0};
 
-    std::mutex reg_lock_;                  // guards the registry list
+    spinlock reg_lock_;                    // guards the registry (coroutines that have waited) and root_ changes
     coroutine* reg_head_ = nullptr;
+    std::size_t reg_count_ = 0;            // coroutines in the registry (under reg_lock_)
     std::atomic<std::size_t> live_{0};
     std::atomic<std::uint64_t> next_id_{1};
 

@@ -18,6 +18,9 @@
 #include <rill/detail/small_alloc.hpp>
 
 #include <rill/detail/chan_core.hpp>   // spinlock
+#include <rill/errors.hpp>
+
+#include <fmt/format.h>
 
 #include <array>
 #include <cstdint>
@@ -33,6 +36,17 @@
 #endif
 
 namespace rill::detail {
+
+namespace {
+/// operator new, with the refusal said in rill's terms.
+void* new_block(std::size_t size) {
+    try {
+        return ::operator new(size);
+    } catch (const std::bad_alloc&) {
+        throw resource_error(fmt::format("rill: cannot allocate {} bytes for a coroutine: out of memory", size));
+    }
+}
+}  // namespace
 
 #if !defined(RILL_SMALL_ALLOC_OFF)
 namespace {
@@ -138,9 +152,9 @@ struct thread_cache {
 
 void* small_alloc(std::size_t size) {
 #if defined(RILL_SMALL_ALLOC_OFF)
-    return ::operator new(size);
+    return new_block(size);
 #else
-    if (size > small_alloc_max) return ::operator new(size);
+    if (size > small_alloc_max) return new_block(size);
     std::size_t c = class_of(size);
     thread_cache::list& l = tls_cache.lists[c];
     if (!l.head) {
@@ -148,7 +162,7 @@ void* small_alloc(std::size_t size) {
             l.head = chain;
             l.count = batch;
         } else {
-            return ::operator new(class_size(c));
+            return new_block(class_size(c));
         }
     }
     free_block* b = l.head;

@@ -24,6 +24,7 @@ waitable& current_waitable() noexcept {
 }
 
 std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on) noexcept {
+    if (coroutine* c = w.coro; c && !c->registered) c->sched.register_waiter(c);   // before it can be seen waiting
     std::uint64_t seq = seq_of(w.state.load(std::memory_order_relaxed)) + 1;
     w.fired = nullptr;
     w.op = op;
