@@ -1,0 +1,37 @@
+// samples/chanbench/tokenizer_baseline.cpp: the single-threaded reference
+// for chanbench's wordcount: the same chunks, the same tokenizer and
+// tables (bench_support.hpp), on one thread, no channels, no coroutines.
+// docs/BENCHMARKS.md compares the wordcount pipeline's speed per core to it.
+//
+//     build/samples/chanbench/tokenizer_baseline corpus/bench-200MiB.txt
+#include "bench_support.hpp"
+
+#include <cstdio>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: tokenizer_baseline FILE\n");
+        return 2;
+    }
+    bench::WcFile f = bench::wc_open(argv[1]);
+    auto t0 = std::chrono::steady_clock::now();
+    bench::WordMap<std::uint64_t> totals;
+    bench::ChunkCounts local;
+    std::uint64_t words = 0;
+    std::uint64_t bytes = bench::wc_read_region(f, 0, f.size, 1 << 20, [&](std::string* s) {
+        words += bench::wc_count_chunk(*s, local);
+        local.for_each([&](const bench::ChunkCounts::Entry& e) {
+            std::string_view w(e.word, e.len);
+            auto it = totals.find(w);
+            if (it != totals.end()) it->second += e.count;
+            else totals.emplace(std::string(w), e.count);
+        });
+        delete s;
+    });
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ::close(f.fd);
+    std::printf("{\"impl\":\"tokenizer_baseline\",\"bytes\":%llu,\"total_words\":%llu,\"distinct\":%zu,\"ns_per_op\":%.0f}\n",
+                (unsigned long long)bytes, (unsigned long long)words, totals.size(), secs * 1e9 / (double(bytes) / (1 << 20)));
+    return 0;
+}
