@@ -27,6 +27,7 @@
 
 #include <fmt/core.h>
 
+#include "chunk_counts.hpp"
 #include "cli.hpp"
 
 #include <algorithm>
@@ -92,9 +93,11 @@ struct word_hash {
 
 using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash, std::equal_to<>>;
 
-/// Counts the words of text into counts; lower-cases text in place.
-/// Returns the number of words.
-std::uint64_t count_words(std::string& text, word_counts& counts) {
+/// Counts the words of text into counts (cleared first), which then refers
+/// into text; lower-cases text in place and hashes each word (FNV-1a) as it
+/// goes. Returns the number of words.
+std::uint64_t count_words(std::string& text, chunk_counts& counts) {
+    counts.clear();
     char* p = text.data();
     const std::size_t n = text.size();
     std::uint64_t words = 0;
@@ -102,11 +105,14 @@ std::uint64_t count_words(std::string& text, word_counts& counts) {
     while (i < n) {
         while (i < n && !is_word_byte(p[i])) ++i;
         std::size_t j = i;
-        for (; j < n && is_word_byte(p[j]); ++j) p[j] = static_cast<char>(word_byte[static_cast<unsigned char>(p[j])]);
+        std::uint64_t h = 0xcbf29ce484222325ull;   // fnv1a() of the lower-cased word, computed in the same pass
+        for (; j < n && is_word_byte(p[j]); ++j) {
+            unsigned char c = word_byte[static_cast<unsigned char>(p[j])];
+            p[j] = static_cast<char>(c);
+            h = (h ^ c) * 0x100000001b3ull;
+        }
         if (j > i) {
-            std::string_view w(p + i, j - i);
-            if (auto it = counts.find(w); it != counts.end()) ++it->second;
-            else counts.emplace(std::string(w), 1);
+            counts.add(p + i, static_cast<std::uint32_t>(j - i), h);
             ++words;
         }
         i = j;
@@ -213,16 +219,17 @@ void read_region(int fd, std::uint64_t begin, std::uint64_t end, std::size_t chu
     }
 }
 
-/// A mapper: counts each chunk in a local hash map, then sends each reducer
+/// A mapper: counts each chunk in a local table, then sends each reducer
 /// the counts of the words it owns. Returns the words it saw.
 std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<rill::chan<partial>>& reducers) {
     std::uint64_t words = 0;
-    word_counts counts;
+    chunk_counts counts;
     std::vector<partial> parts(reducers.size());
     for (chunk& text : in) {  // a reference: the iterator holds the received value
-        counts.clear();
         words += count_words(text, counts);
-        for (const auto& [w, n] : counts) parts[fnv1a(w) % reducers.size()].emplace_back(w, n);
+        counts.for_each([&](const chunk_counts::entry& e) {   // hash = fnv1a(word): its reducer
+            parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count);
+        });
         for (std::size_t r = 0; r < reducers.size(); ++r) {
             if (parts[r].empty()) continue;
             reducers[r].send(std::move(parts[r]));
