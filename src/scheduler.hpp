@@ -83,7 +83,7 @@ public:
 
     scheduler& sched;
     const unsigned index;
-    run_queue local;
+    alignas(64) run_queue local;           // touched by thieves: its own cache lines
     std::counting_semaphore<> wakeup{0};   // released by whoever takes this worker off the idle list
 
 private:
@@ -93,7 +93,7 @@ private:
     bool park();                           // false: the runtime is shutting down
     void run(coroutine* c);
 
-    coroutine* next_ = nullptr;            // owner only
+    alignas(64) coroutine* next_ = nullptr;   // owner only, from here on
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
     std::uint32_t tick_ = 0;
     std::uint64_t rng_;
@@ -158,7 +158,7 @@ public:
     bool unregister_idle(worker* w);       // false: someone already woke it
     worker& worker_at(unsigned i) { return *workers_[i]; }
     bool done() const noexcept { return done_.load(std::memory_order_acquire); }
-    std::atomic<unsigned> spinning{0};
+    alignas(64) std::atomic<unsigned> spinning{0};   // written by spinning workers, read by every push
 
 private:
     void shutdown() noexcept;              // stop, unwind every coroutine, join
@@ -171,27 +171,30 @@ private:
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::thread> threads_;
 
-    std::mutex global_lock_;               // guards global_
+    // Cache lines: fields written often by one party sit apart from fields
+    // that every worker reads (false sharing cost spawn a line transfer per
+    // coroutine when live_ shared a line with stopping_).
+    alignas(64) std::mutex global_lock_;   // guards global_
     std::deque<coroutine*> global_;
     std::atomic<std::size_t> global_size_{0};
 
-    std::mutex idle_lock_;                 // guards idle_
+    alignas(64) std::mutex idle_lock_;     // guards idle_
     std::vector<worker*> idle_;
     std::atomic<unsigned> idle_count_{0};
 
-    spinlock reg_lock_;                    // guards the registry (coroutines that have waited) and root_ changes
+    alignas(64) spinlock reg_lock_;        // guards the registry (coroutines that have waited) and root_ changes
     coroutine* reg_head_ = nullptr;
     std::size_t reg_count_ = 0;            // coroutines in the registry (under reg_lock_)
-    std::atomic<std::size_t> live_{0};
-    std::atomic<std::uint64_t> next_id_{1};
+    alignas(64) std::atomic<std::size_t> live_{0};   // every spawn and retire
+    alignas(64) std::atomic<std::uint64_t> next_id_{1};   // every spawn
 
-    std::atomic<bool> stopping_{false};    // unwinding: parks throw coroutine_unwind
+    alignas(64) std::atomic<bool> stopping_{false};   // read-mostly from here on    // unwinding: parks throw coroutine_unwind
     std::atomic<coroutine*> root_{nullptr};     // run_root's coroutine while it lives
     std::atomic<bool> unwinding_root_{false};   // the others are gone: the root's turn
     std::atomic<bool> done_{false};        // workers exit
     std::atomic<bool> detecting_{false};   // someone waits for the end: deadlocks are reported
 
-    std::mutex ctl_lock_;                  // guards the run's outcome below
+    alignas(64) std::mutex ctl_lock_;      // guards the run's outcome below
     std::condition_variable ctl_cv_;
     bool root_finished_ = false;
     std::exception_ptr error_;
