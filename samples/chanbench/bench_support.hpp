@@ -13,6 +13,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+
+#include "../wordcount/chunk_counts.hpp"
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
@@ -224,69 +226,9 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
     return total;
 }
 
-// One mapper's counts for one chunk: open addressing over words that stay
-// in the chunk (string_views: no allocation per word), each with its FNV-1a
-// hash, computed while lower-casing and reused to pick the reducer. Cleared
-// per chunk by forgetting only the slots used.
-class ChunkCounts {
-public:
-    struct Entry {
-        const char* word = nullptr;   // null: empty slot
-        uint32_t len = 0;
-        uint32_t count = 0;
-        uint64_t hash = 0;
-    };
-
-    ChunkCounts() : slots_(1u << 12) {}
-
-    void clear() {
-        for (uint32_t i : used_) slots_[i] = Entry{};
-        used_.clear();
-    }
-
-    void add(const char* w, uint32_t len, uint64_t hash) {
-        size_t mask = slots_.size() - 1;
-        for (size_t i = hash & mask;; i = (i + 1) & mask) {
-            Entry& e = slots_[i];
-            if (!e.word) {
-                e = Entry{w, len, 1, hash};
-                used_.push_back(uint32_t(i));
-                if (used_.size() * 2 > slots_.size()) grow();
-                return;
-            }
-            if (e.hash == hash && e.len == len && std::memcmp(e.word, w, len) == 0) {
-                e.count++;
-                return;
-            }
-        }
-    }
-
-    template <class F>
-    void for_each(F&& f) const {
-        for (uint32_t i : used_) f(slots_[i]);
-    }
-    size_t size() const { return used_.size(); }
-
-private:
-    void grow() {
-        std::vector<Entry> old(slots_.size() * 2);
-        old.swap(slots_);
-        std::vector<uint32_t> used;
-        used.reserve(used_.size());
-        size_t mask = slots_.size() - 1;
-        for (uint32_t j : used_) {
-            const Entry& e = old[j];
-            size_t i = e.hash & mask;
-            while (slots_[i].word) i = (i + 1) & mask;
-            slots_[i] = e;
-            used.push_back(uint32_t(i));
-        }
-        used_.swap(used);
-    }
-
-    std::vector<Entry> slots_;      // a power of two, at most half full
-    std::vector<uint32_t> used_;    // indices of the full slots
-};
+// One mapper's counts for one chunk: the wordcount sample's table of views
+// into the chunk, each word with its FNV-1a hash (samples/wordcount).
+using ChunkCounts = chunk_counts;
 
 // Lower-cases the chunk in place and counts its words into m (cleared
 // first); m then refers into s. Returns the number of words.
@@ -318,10 +260,10 @@ inline uint64_t wc_count_chunk(std::string& s, ChunkCounts& m) {
 // Splits one chunk's counts by reducer (FNV-1a of the word mod reducers).
 inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {
     std::vector<Part*> parts(reducers, nullptr);
-    m.for_each([&](const ChunkCounts::Entry& e) {
+    m.for_each([&](const ChunkCounts::entry& e) {
         int r = (int)(e.hash % (uint64_t)reducers);
         if (!parts[r]) { parts[r] = new Part(); parts[r]->reserve(m.size() / reducers + 16); }
-        parts[r]->emplace_back(std::string(e.word, e.len), e.count);
+        parts[r]->emplace_back(std::string(e.text()), e.count);
     });
     return parts;
 }

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
     std::uint64_t words = 0;
     std::uint64_t bytes = bench::wc_read_region(f, 0, f.size, 1 << 20, [&](std::string* s) {
         words += bench::wc_count_chunk(*s, local);
-        local.for_each([&](const bench::ChunkCounts::Entry& e) {
-            std::string_view w(e.word, e.len);
+        local.for_each([&](const bench::ChunkCounts::entry& e) {
+            std::string_view w = e.text();
             auto it = totals.find(w);
             if (it != totals.end()) it->second += e.count;
             else totals.emplace(std::string(w), e.count);

@@ -48,6 +48,9 @@ public:
         }
     }
 
+    /// Distinct words counted since clear().
+    std::size_t size() const noexcept { return used_.size(); }
+
     /// Calls f(const entry&) for each distinct word, in first-seen order.
     template <class F>
     void for_each(F&& f) const {

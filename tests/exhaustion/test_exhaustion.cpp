@@ -124,41 +124,49 @@ TEST_CASE("a stack larger than the address space: an embedding runtime's wait th
     CHECK_FALSE(ran.load());
 }
 
+/// What one run under the address-space limit did: the root spawns a million
+/// coroutines that block (yielding every 64 spawns, or never).
+struct limited_run {
+    std::string what;   // the resource_error's message, "" if none
+    long spawned = 0;
+    tally t;
+};
+
+void run_a_million_under_the_limit(limited_run& r, bool yield_as_we_go) {
+    address_space_limit limit(margin);
+    try {
+        rill::run(
+            [&] {
+                rill::chan<int> never;
+                for (; r.spawned < 1'000'000; ++r.spawned) {
+                    rill::go([never, &t = r.t] { block_forever(never, t); });
+                    if (yield_as_we_go && r.spawned % 64 == 63) rill::yield();   // let them start (and map their stacks)
+                }
+                (void)never.recv();
+            },
+            test_options());
+    } catch (const rill::resource_error& e) {
+        r.what = e.what();
+    }
+    MESSAGE("resource_error: " << r.what << "; spawned " << r.spawned << ", started " << r.t.started.load());
+}
+
 // Skipped (doctest reports them as skipped) where a sanitizer's own
 // per-coroutine memory would be refused first: see sanitizer_outgrows_rill.
 // The plain build runs them, and ASan+UBSan with detect_stack_use_after_return=0.
 TEST_CASE("a million blocked coroutines under an address-space limit: resource_error, every started one unwound"
           * doctest::skip(sanitizer_outgrows_rill())) {
     const long before = counted::alive();
-    tally t;
-    long spawned = 0;
-    std::string what;
-    {
-        address_space_limit limit(margin);
-        try {
-            rill::run(
-                [&] {
-                    rill::chan<int> never;
-                    for (; spawned < 1'000'000; ++spawned) {
-                        rill::go([never, &t] { block_forever(never, t); });
-                        if (spawned % 64 == 63) rill::yield();   // let them start (and map their stacks) as we go
-                    }
-                    (void)never.recv();
-                },
-                test_options());
-        } catch (const rill::resource_error& e) {
-            what = e.what();
-        }
-    }
-    MESSAGE("resource_error: " << what << "; spawned " << spawned << ", started " << t.started.load());
-    CHECK(contains(what, "cannot map"));
-    CHECK(spawned < 1'000'000);             // the root was stopped by the error, not by running out of work
-    CHECK(t.started.load() > 0);            // the limit allowed some stacks first (about 1,000 to 3,850 here)
+    limited_run r;
+    run_a_million_under_the_limit(r, true);
+    CHECK(contains(r.what, "cannot map"));
+    CHECK(r.spawned < 1'000'000);             // the root was stopped by the error, not by running out of work
+    CHECK(r.t.started.load() > 0);            // the limit allowed some stacks first (about 1,000 to 3,850 here)
     // ... and no more than fit: once the run is failing, a coroutine not yet
     // begun never runs (nor asks for a stack), however many the root spawns.
-    CHECK(t.started.load() <= long(margin / (64 * 1024)));
-    CHECK(t.unwound.load() == t.started.load());
-    CHECK(counted::alive() == before);      // unstarted ones are destroyed without running
+    CHECK(r.t.started.load() <= long(margin / (64 * 1024)));
+    CHECK(r.t.unwound.load() == r.t.started.load());
+    CHECK(counted::alive() == before);        // unstarted ones are destroyed without running
     CHECK(rill::live().coroutines == 0);
     CHECK(rill::live().stacks == 0);
 }
@@ -166,29 +174,13 @@ TEST_CASE("a million blocked coroutines under an address-space limit: resource_e
 TEST_CASE("a million coroutines spawned at once under an address-space limit: resource_error, nothing left"
           * doctest::skip(sanitizer_outgrows_rill())) {
     const long before = counted::alive();
-    tally t;
-    long spawned = 0;
-    std::string what;
-    {
-        address_space_limit limit(margin);
-        try {
-            rill::run(
-                [&] {
-                    rill::chan<int> never;
-                    for (; spawned < 1'000'000; ++spawned) rill::go([never, &t] { block_forever(never, t); });
-                    (void)never.recv();
-                },
-                test_options());
-        } catch (const rill::resource_error& e) {
-            what = e.what();
-        }
-    }
+    limited_run r;
+    run_a_million_under_the_limit(r, false);
     // Either the heap (the coroutines' records) or the stacks run out first,
     // depending on how the workers interleave; both say what was refused.
-    MESSAGE("resource_error: " << what << "; spawned " << spawned << ", started " << t.started.load());
-    CHECK((contains(what, "cannot map") || contains(what, "cannot allocate")));
-    CHECK(t.started.load() <= long(margin / (64 * 1024)));
-    CHECK(t.unwound.load() == t.started.load());
+    CHECK((contains(r.what, "cannot map") || contains(r.what, "cannot allocate")));
+    CHECK(r.t.started.load() <= long(margin / (64 * 1024)));
+    CHECK(r.t.unwound.load() == r.t.started.load());
     CHECK(counted::alive() == before);
     CHECK(rill::live().coroutines == 0);
 }
