@@ -81,6 +81,7 @@ public:
     std::string name;
     waitable wait;                        // what it is blocked on, if anything
     std::atomic<bool> suspended{true};    // context saved and post-switch work done: may be resumed
+    coroutine* run_next = nullptr;        // the next in its run queue (under the queue's lock)
     coroutine* reg_prev = nullptr;        // scheduler's registry of coroutines that have waited (under its lock)
     coroutine* reg_next = nullptr;
     bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()

@@ -3,6 +3,7 @@
 
 #include "live_counts.hpp"
 #include "overflow_guard.hpp"
+#include "resource_errors.hpp"
 #include "timer.hpp"
 
 #include <rill/errors.hpp>
@@ -51,50 +52,67 @@ __attribute__((noinline)) worker* current_worker() noexcept {
 
 // ---------------------------------------------------------------- run_queue
 
-void run_queue::push(coroutine* c) {
+void run_queue::push(coroutine* c) noexcept {
+    c->run_next = nullptr;
     std::scoped_lock l(lock_);
-    items_.push_back(c);
+    if (tail_) tail_->run_next = c;
+    else head_ = c;
+    tail_ = c;
+    ++count_;
     size_.fetch_add(1, std::memory_order_seq_cst);
 }
 
-coroutine* run_queue::pop() {
+coroutine* run_queue::pop() noexcept {
     if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
     std::scoped_lock l(lock_);
-    if (items_.empty()) return nullptr;
-    coroutine* c = items_.front();
-    items_.pop_front();
+    coroutine* c = head_;
+    if (!c) return nullptr;
+    head_ = c->run_next;
+    if (!head_) tail_ = nullptr;
+    --count_;
     size_.fetch_sub(1, std::memory_order_relaxed);
     return c;
 }
 
-coroutine* run_queue::take_at(std::size_t i) {
+coroutine* run_queue::take_at(std::size_t i) noexcept {
     std::scoped_lock l(lock_);
-    if (i >= items_.size()) return nullptr;
-    coroutine* c = items_[i];
-    items_.erase(items_.begin() + std::ptrdiff_t(i));
+    if (i >= count_) return nullptr;
+    coroutine* prev = nullptr;
+    coroutine* c = head_;
+    for (; i > 0; --i) prev = std::exchange(c, c->run_next);
+    (prev ? prev->run_next : head_) = c->run_next;
+    if (tail_ == c) tail_ = prev;
+    --count_;
     size_.fetch_sub(1, std::memory_order_relaxed);
     return c;
 }
 
-coroutine* run_queue::steal_into(run_queue& into) {
+coroutine* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
-    std::size_t n = items_.size();
-    std::size_t take = n - n / 2;
-    coroutine* first = nullptr;
-    std::deque<coroutine*> moved;
-    for (std::size_t i = 0; i < take; ++i) {
-        coroutine* c = items_.front();
-        items_.pop_front();
-        if (!first) first = c;
-        else moved.push_back(c);
+    const std::size_t take = count_ - count_ / 2;
+    if (take == 0) {
+        lock_.unlock();
+        return nullptr;
     }
+    coroutine* first = head_;
+    coroutine* last = first;
+    for (std::size_t i = 1; i < take; ++i) last = last->run_next;
+    head_ = last->run_next;
+    if (!head_) tail_ = nullptr;
+    count_ -= take;
     size_.fetch_sub(take, std::memory_order_relaxed);
     lock_.unlock();
-    if (!moved.empty()) {
+    if (take > 1) {   // the rest of the stolen run goes into the thief's (empty) queue, in order
+        coroutine* rest = first->run_next;
+        last->run_next = nullptr;
         std::scoped_lock l(into.lock_);
-        for (coroutine* c : moved) into.items_.push_back(c);
-        into.size_.fetch_add(moved.size(), std::memory_order_seq_cst);
+        if (into.tail_) into.tail_->run_next = rest;
+        else into.head_ = rest;
+        into.tail_ = last;
+        into.count_ += take - 1;
+        into.size_.fetch_add(take - 1, std::memory_order_seq_cst);
     }
+    first->run_next = nullptr;
     return first;
 }
 
@@ -299,8 +317,10 @@ coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool r
     try {
         c = new coroutine(*this, id, std::move(body), std::move(name));
     } catch (const std::bad_alloc&) {
-        throw resource_error(fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
-                                         live_.load(std::memory_order_relaxed)));
+        throw_resource_error([&] {
+            return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
+                               live_.load(std::memory_order_relaxed));
+        });
     }
     live_.fetch_add(1, std::memory_order_seq_cst);
     if (root) {
@@ -356,22 +376,10 @@ void scheduler::retire(coroutine* c) {
     }
 }
 
-coroutine* scheduler::pop_global() {
-    if (global_size_.load(std::memory_order_relaxed) == 0) return nullptr;
-    std::scoped_lock l(global_lock_);
-    if (global_.empty()) return nullptr;
-    coroutine* c = global_.front();
-    global_.pop_front();
-    global_size_.fetch_sub(1, std::memory_order_relaxed);
-    return c;
-}
+coroutine* scheduler::pop_global() { return global_.pop(); }
 
 void scheduler::push_global(coroutine* c) {
-    {
-        std::scoped_lock l(global_lock_);
-        global_.push_back(c);
-        global_size_.fetch_add(1, std::memory_order_seq_cst);
-    }
+    global_.push(c);
     wake_one_if_idle();
 }
 
@@ -389,7 +397,7 @@ void scheduler::wake_one_if_idle() {
 }
 
 bool scheduler::any_work() const noexcept {
-    if (global_size_.load(std::memory_order_seq_cst) != 0) return true;
+    if (global_.size() != 0) return true;
     for (auto& w : workers_)
         if (w->local.size() != 0) return true;
     return false;

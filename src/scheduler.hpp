@@ -35,21 +35,26 @@ namespace rill::detail {
 class timer_service;
 class scheduler;
 
-/// FIFO of coroutines with a lock; the owner pushes and pops, thieves take half.
+/// FIFO of coroutines with a lock; the owner pushes and pops, thieves take
+/// half. Intrusive (linked through coroutine::run_next: a runnable
+/// coroutine is in one queue at a time), so no push, pop or steal ever
+/// allocates: waking a coroutine cannot fail, even out of memory.
 class run_queue {
 public:
-    void push(coroutine* c);
-    coroutine* pop();
+    void push(coroutine* c) noexcept;
+    coroutine* pop() noexcept;
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
-    coroutine* take_at(std::size_t i);
+    coroutine* take_at(std::size_t i) noexcept;
     /// Moves about half of this queue into `into` (which must be empty); returns one to run.
-    coroutine* steal_into(run_queue& into);
+    coroutine* steal_into(run_queue& into) noexcept;
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
-    spinlock lock_;                        // guards items_
-    std::deque<coroutine*> items_;
-    std::atomic<std::size_t> size_{0};     // items_.size(), bumped with seq_cst (see the wake protocol)
+    spinlock lock_;                        // guards head_, tail_, count_
+    coroutine* head_ = nullptr;
+    coroutine* tail_ = nullptr;
+    std::size_t count_ = 0;
+    std::atomic<std::size_t> size_{0};     // count_, readable without the lock, bumped with seq_cst (see the wake protocol)
 };
 
 class worker {
@@ -174,9 +179,7 @@ private:
     // Cache lines: fields written often by one party sit apart from fields
     // that every worker reads (false sharing cost spawn a line transfer per
     // coroutine when live_ shared a line with stopping_).
-    alignas(64) std::mutex global_lock_;   // guards global_
-    std::deque<coroutine*> global_;
-    std::atomic<std::size_t> global_size_{0};
+    alignas(64) run_queue global_;         // pushed to from outside the workers and by timers
 
     alignas(64) std::mutex idle_lock_;     // guards idle_
     std::vector<worker*> idle_;

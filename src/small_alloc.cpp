@@ -18,6 +18,8 @@
 #include <rill/detail/small_alloc.hpp>
 
 #include <rill/detail/chan_core.hpp>   // spinlock
+#include "resource_errors.hpp"
+
 #include <rill/errors.hpp>
 
 #include <fmt/format.h>
@@ -38,15 +40,21 @@
 namespace rill::detail {
 
 namespace {
+
+const resource_error no_memory_left("rill: out of memory (not even for this error's message)");
+
 /// operator new, with the refusal said in rill's terms.
 void* new_block(std::size_t size) {
     try {
         return ::operator new(size);
     } catch (const std::bad_alloc&) {
-        throw resource_error(fmt::format("rill: cannot allocate {} bytes for a coroutine: out of memory", size));
+        throw_resource_error([&] { return fmt::format("rill: cannot allocate {} bytes for a coroutine: out of memory", size); });
     }
 }
+
 }  // namespace
+
+const resource_error& out_of_memory_error() noexcept { return no_memory_left; }
 
 #if !defined(RILL_SMALL_ALLOC_OFF)
 namespace {

@@ -2,6 +2,7 @@
 #include "stack_pool.hpp"
 
 #include "live_counts.hpp"
+#include "resource_errors.hpp"
 
 #include <rill/errors.hpp>
 
@@ -38,8 +39,10 @@ std::size_t guarded_budget() {
 }
 
 [[noreturn]] void refuse(const char* what, std::size_t kib, int err) {
-    throw resource_error(fmt::format("rill: cannot map {} ({} KiB): {}; lower options.stack_size, or raise vm.max_map_count or the memory limit",
-                                     what, kib, std::strerror(err)));
+    throw_resource_error([&] {
+        return fmt::format("rill: cannot map {} ({} KiB): {}; lower options.stack_size, or raise vm.max_map_count or the memory limit",
+                           what, kib, std::strerror(err));
+    });
 }
 
 }  // namespace
