@@ -51,7 +51,10 @@ void wait_queue::push(wait_node* n) noexcept {
     n->next = nullptr;
     n->prev = tail;
     if (tail) tail->next = n;
-    else head = n;
+    else {
+        head = n;
+        occupied.store(true, std::memory_order_relaxed);
+    }
     tail = n;
     n->queued = true;
 }
@@ -59,7 +62,7 @@ void wait_queue::push(wait_node* n) noexcept {
 void wait_queue::unlink(wait_node* n) noexcept {
     if (!n->queued) return;
     if (n->prev) n->prev->next = n->next;
-    else head = n->next;
+    else if (!(head = n->next)) occupied.store(false, std::memory_order_relaxed);
     if (n->next) n->next->prev = n->prev;
     else tail = n->prev;
     n->next = n->prev = nullptr;

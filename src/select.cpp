@@ -2,8 +2,10 @@
 //
 //  1. Shuffle the cases (poll order) for fairness.
 //  2. Fast path: try each case alone, in poll order, under its own
-//     channel's lock only, skipping without any lock a buffered channel
-//     whose count says it cannot be ready. The first case that completes
+//     channel's lock only, skipping without any lock a channel whose
+//     buffer count (or, unbuffered, whose other side's wait queue) says it
+//     cannot be ready; so a select that will block locks each channel once,
+//     in the slow path, not twice. The first case that completes
 //     is the select's: it was ready when it was performed. A select whose
 //     cases are usually ready (a consumer over busy channels) takes one
 //     lock, not all of them.

@@ -74,6 +74,7 @@ struct wait_node {
 struct wait_queue {
     wait_node* head = nullptr;
     wait_node* tail = nullptr;
+    std::atomic<bool> occupied{false};   // head != nullptr, written under the lock, readable without it (a hint)
     void push(wait_node* n) noexcept;
     void unlink(wait_node* n) noexcept;  // no-op when n is not queued
     bool empty() const noexcept { return head == nullptr; }
@@ -119,11 +120,13 @@ public:
     bool poll_send_locked(void* src);             // hand-off or buffer; false = would block
     bool poll_recv_locked(void* dst, bool& got);  // true = done (got: a value, or closed and drained)
     wait_node* take_wake() noexcept;
-    /// A hint read without the lock: false when a buffered channel's count
-    /// says the operation would block now (and it is open). Unbuffered
-    /// channels always say maybe: their readiness is in the wait queues.
+    /// A hint read without the lock: false when the operation would block
+    /// now as far as the buffer count (buffered) or the other side's wait
+    /// queue (unbuffered) says, and the channel is open. A stale answer
+    /// only costs select its fast path; its locked poll decides.
     bool maybe_ready(bool is_send) const noexcept {
-        if (capacity_ == 0 || closed_flag_.load(std::memory_order_relaxed)) return true;
+        if (closed_flag_.load(std::memory_order_relaxed)) return true;
+        if (capacity_ == 0) return (is_send ? recvq_ : sendq_).occupied.load(std::memory_order_relaxed);
         std::size_t n = count_.load(std::memory_order_relaxed);
         return is_send ? n < capacity_ : n > 0;
     }
