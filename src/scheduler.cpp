@@ -355,7 +355,6 @@ void scheduler::register_waiter(coroutine* c) noexcept {
 }
 
 void scheduler::retire(coroutine* c) {
-    std::size_t left;
     if (c->registered || root_.load(std::memory_order_relaxed) == c) {
         std::scoped_lock l(reg_lock_);
         if (c->registered) {
@@ -365,10 +364,11 @@ void scheduler::retire(coroutine* c) {
             if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
         }
         if (root_.load(std::memory_order_relaxed) == c) root_.store(nullptr, std::memory_order_release);
-        left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
-    } else {
-        left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     }
+    // Between the unlink and this decrement the deadlock check sees fewer
+    // registered than live coroutines and reports nothing; this worker
+    // checks again when it next parks.
+    std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     delete c;
     if (left <= 1) {   // 1: maybe only the root is left, which shutdown() waits for
         std::scoped_lock l(ctl_lock_);
