@@ -36,24 +36,25 @@ namespace {
 [[gnu::tls_model("initial-exec")]] thread_local coroutine* tls_current = nullptr;
 
 /// Boost.Context stack allocator over the runtime's pool. Boost moves it
-/// into the fiber's record after allocate(), so `guarded` survives until
+/// into the fiber's record after allocate(), so `info` survives until
 /// deallocate().
 struct pooled_stack {
     stack_pool* pool;
     coroutine* owner;
-    bool guarded = true;
+    pooled_stack_info info{};
     boost::context::stack_context allocate() {
         worker* w = current_worker();   // a coroutine starts and ends on a worker of its own runtime
         pooled_stack_info s = w ? w->take_stack() : pool->allocate();
-        guarded = s.guarded;
+        info = s;
         owner->stack_bottom_ = static_cast<char*>(s.sc.sp) - s.sc.size;
         owner->stack_size_ = s.sc.size;
         owner->stack_guarded_ = s.guarded;
         return s.sc;
     }
     void deallocate(boost::context::stack_context& sc) noexcept {
-        if (worker* w = current_worker()) w->give_stack({sc, guarded});
-        else pool->deallocate({sc, guarded});
+        info.sc = sc;
+        if (worker* w = current_worker()) w->give_stack(info);
+        else pool->deallocate(info);
     }
 };
 
@@ -127,7 +128,7 @@ void coroutine::check_stack() const noexcept {
                  "rill: coroutine %llu%s%s%s overflowed its stack of %zu KiB (caught by the canary of a slab stack);"
                  " raise rill::options::stack_size\n",
                  static_cast<unsigned long long>(id), name.empty() ? "" : " \"", name.c_str(), name.empty() ? "" : "\"",
-                 stack_size_ / 1024);
+                 (stack_size_ + 1023) / 1024);   // the size asked for (a slab stack lends 64 bytes to its canary)
     std::abort();
 }
 

@@ -79,7 +79,7 @@ void on_segv(int sig, siginfo_t* info, void* context) noexcept {
                 put("\"");
             }
             put(" overflowed its stack of ");
-            put_number(c->stack_size_ / 1024);
+            put_number((c->stack_size_ + 1023) / 1024);
             put(" KiB (it hit the guard page at 0x");
             put_number(addr, 16);
             put("); raise rill::options::stack_size or use less stack (deep recursion, big local arrays)\n");

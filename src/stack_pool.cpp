@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -19,7 +20,7 @@ namespace rill::detail {
 
 namespace {
 
-constexpr std::size_t max_cached_guarded = 1024;   // beyond, freed guarded stacks are unmapped
+constexpr std::size_t max_guarded = 1024;   // stacks with a mapping of their own, in the process
 constexpr std::size_t stacks_per_slab = 256;
 
 /// Guarded stacks alive in the whole process, and how many may be.
@@ -33,7 +34,7 @@ std::size_t guarded_budget() {
             if (std::fscanf(f, "%lu", &v) == 1 && v > 0) max_maps = v;
             std::fclose(f);
         }
-        return max_maps / 8;
+        return std::min(max_guarded, max_maps / 8);
     }();
     return budget;
 }
@@ -48,7 +49,7 @@ std::size_t guarded_budget() {
 }  // namespace
 
 bool stack_canary_intact(const void* bottom) noexcept {
-    const auto* p = static_cast<const unsigned char*>(bottom);
+    const auto* p = static_cast<const unsigned char*>(bottom) - stack_pool::canary_bytes;
     unsigned char any = 0;
     for (std::size_t i = 0; i < stack_pool::canary_bytes; ++i) any |= p[i];
     return any == 0;
@@ -62,7 +63,7 @@ stack_pool::stack_pool(std::size_t usable_size) : page_(std::size_t(::sysconf(_S
 
 stack_pool::~stack_pool() {
     for (auto& s : free_) {
-        if (!s.guarded) continue;
+        if (!s.own_mapping) continue;
         ::munmap(static_cast<char*>(s.sc.sp) - s.sc.size - page_, s.sc.size + page_);
         guarded_alive.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -99,7 +100,7 @@ pooled_stack_info stack_pool::map_guarded() {
     boost::context::stack_context sc;
     sc.size = usable_;
     sc.sp = static_cast<char*>(base) + total;
-    return {sc, true};
+    return {sc, true, true};
 }
 
 pooled_stack_info stack_pool::carve_from_slab() {
@@ -112,23 +113,22 @@ pooled_stack_info stack_pool::carve_from_slab() {
         slab_next_ = static_cast<char*>(base) + page_;
         slab_left_ = stacks_per_slab;
     }
+    // The top canary_bytes are the canary of the next stack up (see the header).
+    const bool first = slab_left_ == stacks_per_slab;   // right above the slab's guard page
     boost::context::stack_context sc;
-    sc.size = usable_;
-    sc.sp = slab_next_ + usable_;
+    sc.size = usable_ - canary_bytes;
+    sc.sp = slab_next_ + sc.size;
     slab_next_ += usable_;
     --slab_left_;
-    return {sc, false};
+    return {sc, first, false};
 }
 
+// Every stack stays mapped until the pool dies: the guarded ones are at most
+// max_guarded, and unmapping one would take the mmap lock that every other
+// thread's page faults wait for.
 void stack_pool::deallocate(const pooled_stack_info& s) noexcept {
     std::scoped_lock l(lock_);
-    if (!s.guarded || free_.size() < max_cached_guarded) {
-        free_.push_back(s);
-        return;
-    }
-    ::munmap(static_cast<char*>(s.sc.sp) - s.sc.size - page_, s.sc.size + page_);
-    guarded_alive.fetch_sub(1, std::memory_order_relaxed);
-    live_counts::stacks.fetch_sub(1, std::memory_order_relaxed);
+    free_.push_back(s);
 }
 
 }  // namespace rill::detail

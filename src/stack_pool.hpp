@@ -2,15 +2,24 @@
 // scales to a million coroutines.
 //
 // Linux allows vm.max_map_count (65,530 by default) mappings per process,
-// and a stack with its own guard page costs two. So:
-//  - the first stacks of the process (up to an eighth of max_map_count,
-//    8,191 by default) each get their own mapping with a PROT_NONE guard page
-//    below: an overflow faults at once;
+// and a stack with its own guard page costs two. Creating one also costs an
+// mmap and an mprotect, each holding the process's mmap lock for writing,
+// which stalls every page fault of every other thread meanwhile. So:
+//  - the first 1,024 stacks of the process (fewer if max_map_count/8 is
+//    smaller) each get their own mapping with a PROT_NONE guard page below:
+//    an overflow faults at once. They are never unmapped while the pool
+//    lives: no mapping call after the first 1,024 starts;
 //  - beyond that, stacks are carved from slabs of 256 stacks (one mapping
-//    plus one guard page each). A slab stack's lowest 64 bytes must stay
-//    untouched (zero): the coroutine checks them at every switch and at its
-//    end, and an overflow aborts the process with a message naming the
-//    coroutine, instead of running on with a corrupted neighbour.
+//    plus one guard page each). The first stack of a slab sits on the guard
+//    page. Every other one is checked by a canary: the top 64 bytes of each
+//    slab stack are reserved (never part of its usable stack), and they are
+//    the canary of the stack just above, whose overflow runs into them
+//    first. They must stay zero; the coroutine checks them at every switch
+//    and at its end, and an overflow aborts the process with a message
+//    naming the coroutine instead of running on with a corrupted neighbour.
+//    The canary sits in the neighbour's top page, which that neighbour has
+//    touched already: the check costs no page fault (a canary at the
+//    bottom of the coroutine's own stack cost one per fresh stack).
 // Memory is reserved, not committed: a stack costs the pages it touches.
 // Only coroutines that have started hold a stack, and freed stacks go back
 // to the pool for the next coroutine; the pool unmaps them when it dies.
@@ -26,7 +35,8 @@ namespace rill::detail {
 
 struct pooled_stack_info {
     boost::context::stack_context sc;
-    bool guarded;   // own mapping with a guard page; otherwise a slab stack with a zero canary
+    bool guarded = true;        // a guard page below; false: checked by the canary below its bottom
+    bool own_mapping = false;   // a mapping of its own (unmapped when the pool dies), not a slab's
 };
 
 class stack_pool {
@@ -41,7 +51,7 @@ public:
     void deallocate(const pooled_stack_info& s) noexcept;
     std::size_t usable_size() const noexcept { return usable_; }
 
-    /// Bytes at the bottom of a slab stack that must stay zero.
+    /// Bytes reserved at the top of a slab stack: the canary of the stack above.
     static constexpr std::size_t canary_bytes = 64;
 
 private:
@@ -57,7 +67,8 @@ private:
     std::size_t slab_left_ = 0;
 };
 
-/// True when the canary of a slab stack whose lowest byte is `bottom` is intact.
+/// True when the canary of a slab stack whose lowest usable byte is
+/// `bottom` is intact: the canary_bytes just below it.
 bool stack_canary_intact(const void* bottom) noexcept;
 
 }  // namespace rill::detail
