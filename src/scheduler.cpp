@@ -176,7 +176,13 @@ coroutine* worker::find_work() {
     return nullptr;
 }
 
+// Spinning is bounded twice over: in time (spin_rounds), and in number, as
+// in Go's findrunnable: a worker spins only while fewer than half of the
+// workers not parked are spinning already; the others park at once. With
+// 16 workers and two coroutines' worth of work, 14 spinners would keep 14
+// cores busy stealing nothing (and contending on the queues they scan).
 coroutine* worker::spin_for_work() {
+    if (!sched.may_spin()) return nullptr;
     sched.spinning.fetch_add(1, std::memory_order_seq_cst);
     coroutine* found = nullptr;
     for (int round = 0; round < spin_rounds && !found && !sched.done(); ++round) {
@@ -394,6 +400,11 @@ void scheduler::wake_one_if_idle() {
         idle_count_.fetch_sub(1, std::memory_order_seq_cst);
     }
     w->wakeup.release();
+}
+
+bool scheduler::may_spin() const noexcept {
+    unsigned awake = nworkers - idle_count_.load(std::memory_order_relaxed);   // this worker among them
+    return 2 * spinning.load(std::memory_order_relaxed) < awake;
 }
 
 bool scheduler::any_work() const noexcept {

@@ -11,6 +11,7 @@
 // pusher bumps the queue size before it reads the idle count. Both sides use
 // seq_cst, so one of them sees the other: no work is left with every worker
 // asleep. Pushes to `next` wake nobody: the pushing worker runs it itself.
+// At most half the awake workers spin (as in Go); the rest park at once.
 #pragma once
 
 #include "coroutine.hpp"
@@ -158,6 +159,8 @@ public:
     void push_global(coroutine* c);
     void wake_one_if_idle();
     bool any_work() const noexcept;
+    /// Whether one more worker may spin: fewer than half the awake ones do.
+    bool may_spin() const noexcept;
     bool register_idle(worker* w);         // returns false when shutting down
     bool unregister_idle(worker* w);       // false: someone already woke it
     worker& worker_at(unsigned i) { return *workers_[i]; }
