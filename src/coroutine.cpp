@@ -134,7 +134,7 @@ void coroutine::check_stack() const noexcept {
 
 void coroutine::switch_out() noexcept {
     check_stack();
-    worker* w = current_worker();
+    worker* w = on_worker_;
     {   // take our exceptions-in-flight off this thread (see eh_state); usually there are none
         auto* g = static_cast<eh_state*>(w->eh_globals());
         if (g->caught || g->uncaught) {
@@ -159,6 +159,7 @@ void coroutine::switch_out() noexcept {
         __tsan_switch_to_fiber(successor->tsan_fiber_, 0);
 #  endif
         set_current_coroutine(successor);
+        successor->on_worker_ = w;
         arrive(std::move(successor->context_).resume());
         return;
     }
@@ -177,7 +178,7 @@ void coroutine::arrive(boost::context::fiber&& from) noexcept {
     if (eh_.caught || eh_.uncaught)   // ours, on whatever thread we are now (its own are none: see switch_out)
         *static_cast<eh_state*>(eh_globals()) = std::exchange(eh_, eh_state{});
 #if defined(RILL_DIRECT_SWITCH)
-    worker* w = current_worker();
+    worker* w = on_worker_;   // set by whoever resumed us, on this thread
     handoff& h = w->handoff_slot();
     if (coroutine* prev = h.from) {
         h.from = nullptr;

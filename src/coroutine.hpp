@@ -46,6 +46,8 @@
 
 namespace rill::detail {
 
+class worker;
+
 class scheduler;
 class stack_pool;
 
@@ -75,6 +77,11 @@ public:
     void switch_out() noexcept;
     bool finished() const noexcept { return finished_; }
     bool started() const noexcept { return started_; }
+    /// The worker it runs on, while it runs: set by whoever resumes it (the
+    /// worker, or the coroutine handing off to it), on that worker's
+    /// thread, so the switch path needs no thread-local lookup.
+    worker* on_worker() const noexcept { return on_worker_; }
+    void set_worker(worker* w) noexcept { on_worker_ = w; }
 
     scheduler& sched;
     const std::uint64_t id;
@@ -108,6 +115,7 @@ private:
 
     bool started_ = false;
     bool finished_ = false;
+    worker* on_worker_ = nullptr;
 public:
     const void* stack_bottom_ = nullptr;  // lowest usable byte of its stack (set when it starts)
     std::size_t stack_size_ = 0;

@@ -24,7 +24,6 @@ namespace {
 [[gnu::tls_model("initial-exec")]] thread_local worker* tls_worker = nullptr;
 
 constexpr unsigned next_streak_limit = 32;      // then the local queue gets a turn
-constexpr unsigned global_check_interval = 61;  // as Go: look at the global queue now and then
 constexpr int spin_rounds = 64;
 
 void cpu_relax() noexcept {
@@ -151,7 +150,8 @@ coroutine* worker::pick_at_random() {
 
 coroutine* worker::find_work() {
     if (sched.seed) return pick_at_random();
-    if (++tick_ % global_check_interval == 0) {
+    if (--global_countdown_ == 0) {
+        global_countdown_ = global_check_interval;
         if (coroutine* c = sched.pop_global()) return c;
     }
     if (next_) {
@@ -215,6 +215,7 @@ void worker::run(coroutine* c) {
         return;
     }
     set_current_coroutine(c);
+    c->set_worker(this);
     coroutine* last = c;
     try {
         last = c->resume(sched.stacks);
@@ -232,6 +233,10 @@ void worker::run(coroutine* c) {
 }
 
 void worker::finish_switch(coroutine* prev) noexcept {
+    if (held_) {
+        held_->release();
+        held_ = nullptr;
+    }
     if (post_fn_) {
         auto fn = std::exchange(post_fn_, nullptr);
         fn(std::exchange(post_arg_, nullptr));
@@ -242,7 +247,10 @@ void worker::finish_switch(coroutine* prev) noexcept {
 coroutine* worker::take_successor() noexcept {
     coroutine* c = next_;
     if (!c || !c->started() || sched.seed) return nullptr;
-    if (++tick_ % global_check_interval == 0) return nullptr;              // the loop looks at the global queue
+    if (--global_countdown_ == 0) {   // the loop's find_work looks at the global queue next
+        global_countdown_ = 1;
+        return nullptr;
+    }
     if (next_streak_ >= next_streak_limit && local.size() != 0) return nullptr;   // the local queue's turn
     if (!c->suspended.load(std::memory_order_acquire)) return nullptr;     // still switching out elsewhere
     c->suspended.store(false, std::memory_order_relaxed);

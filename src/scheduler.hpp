@@ -59,6 +59,8 @@ private:
 
 class worker {
 public:
+    static constexpr std::uint32_t global_check_interval = 61;   // as Go: look at the global queue now and then
+
     worker(scheduler& s, unsigned index);
     void loop();
     /// The coroutine just woken by this worker's coroutine: it runs next.
@@ -67,6 +69,9 @@ public:
     /// Work for this worker to do after the current coroutine switched out
     /// (release channel locks, requeue a yielder).
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
+    /// The usual post-switch work, without an indirect call: a parked
+    /// coroutine's channel locks.
+    void release_after_switch(const held_locks* locks) noexcept { held_ = locks; }
     /// Runs prev's post-switch work; from then on prev may be resumed.
     void finish_switch(coroutine* prev) noexcept;
 
@@ -100,8 +105,9 @@ private:
 
     alignas(64) coroutine* next_ = nullptr;   // owner only, from here on
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
-    std::uint32_t tick_ = 0;
+    std::uint32_t global_countdown_ = global_check_interval;   // find_work looks at the global queue at 0
     std::uint64_t rng_;
+    const held_locks* held_ = nullptr;     // released by finish_switch
     void (*post_fn_)(void*) = nullptr;
     void* post_arg_ = nullptr;
     handoff handoff_;                      // a hand-off in flight (owner thread only)

@@ -14,8 +14,6 @@ namespace {
 
 thread_local waitable tls_thread_waitable;   // a plain thread's waitable
 
-void release_held(void* arg) { static_cast<held_locks*>(arg)->release(); }
-
 }  // namespace
 
 waitable& current_waitable() noexcept {
@@ -66,7 +64,7 @@ park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
             return park_result::cancelled;
         }
     }
-    current_worker()->after_switch(&release_held, &locks);   // `locks` lives on this stack until we are back
+    c->on_worker()->release_after_switch(&locks);   // `locks` lives on this stack until we are back
     c->switch_out();
     auto phase = phase_of(w.state.load(std::memory_order_acquire));
     return phase == wait_phase::cancelled ? park_result::cancelled : park_result::woken;
