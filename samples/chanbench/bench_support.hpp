@@ -153,7 +153,66 @@ struct SvHash {
 template <class V>
 using WordMap = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
 
-using Part = std::vector<std::pair<std::string, uint32_t>>;  // one reducer's share of one chunk
+// One word of a reducer's share of one chunk, with the FNV-1a hash the
+// mapper computed, so that the reducer does not hash it again.
+struct PartEntry {
+    std::string word;
+    uint32_t count;
+    uint64_t hash;
+};
+using Part = std::vector<PartEntry>;  // one reducer's share of one chunk
+
+// A reducer's running totals: open addressing over entries that hold the
+// word itself (short words in the string's own bytes), keyed by the carried
+// hash, so a merge costs one probe into the table instead of a bucket and
+// a list node of std::unordered_map, and no second hash of the word.
+class WordTotals {
+public:
+    struct entry {
+        std::string word;
+        uint64_t hash = 0;
+        uint64_t count = 0;   // 0: an empty slot
+    };
+    WordTotals() : slots_(1 << 12) {}
+    void add(std::string_view w, uint64_t hash, uint64_t count) {
+        const size_t mask = slots_.size() - 1;
+        for (size_t i = hash & mask;; i = (i + 1) & mask) {
+            entry& e = slots_[i];
+            if (e.count == 0) {
+                e.word.assign(w.data(), w.size());
+                e.hash = hash;
+                e.count = count;
+                if (++used_ * 2 > slots_.size()) grow();
+                return;
+            }
+            if (e.hash == hash && e.word == w) {
+                e.count += count;
+                return;
+            }
+        }
+    }
+    size_t size() const { return used_; }
+    template <class F>
+    void for_each(F&& f) const {
+        for (const entry& e : slots_)
+            if (e.count) f(e.word, e.count);
+    }
+
+private:
+    void grow() {
+        std::vector<entry> old(slots_.size() * 2);
+        old.swap(slots_);
+        const size_t mask = slots_.size() - 1;
+        for (entry& e : old) {
+            if (!e.count) continue;
+            size_t i = e.hash & mask;
+            while (slots_[i].count) i = (i + 1) & mask;
+            slots_[i] = std::move(e);
+        }
+    }
+    std::vector<entry> slots_;   // a power of two in size, at most half full
+    size_t used_ = 0;
+};
 
 struct WcFile {
     int fd = -1;
@@ -263,17 +322,13 @@ inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {
     m.for_each([&](const ChunkCounts::entry& e) {
         int r = (int)(e.hash % (uint64_t)reducers);
         if (!parts[r]) { parts[r] = new Part(); parts[r]->reserve(m.size() / reducers + 16); }
-        parts[r]->emplace_back(std::string(e.text()), e.count);
+        parts[r]->push_back(PartEntry{std::string(e.text()), e.count, e.hash});
     });
     return parts;
 }
 
-inline void wc_merge(WordMap<uint64_t>& g, Part& p) {
-    for (auto& kv : p) {
-        auto it = g.find(std::string_view(kv.first));
-        if (it != g.end()) it->second += kv.second;
-        else g.emplace(std::move(kv.first), (uint64_t)kv.second);
-    }
+inline void wc_merge(WordTotals& g, const Part& p) {
+    for (const PartEntry& e : p) g.add(e.word, e.hash, e.count);
 }
 
 using Top = std::vector<std::pair<std::string, uint64_t>>;

@@ -236,7 +236,7 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
         rill::chan<std::string*> chunks(16);
         std::vector<rill::chan<bench::Part*>> red;
         for (int d = 0; d < D; d++) red.emplace_back(16);
-        std::vector<bench::WordMap<std::uint64_t>> maps(D);
+        std::vector<bench::WordTotals> maps(D);
         double t0 = now_s();
         std::vector<std::uint64_t> bounds = bench::wc_bounds(f, limit, R);
         rill::wait_group readers, mappers, reducers;
@@ -278,10 +278,10 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
         bench::Top top;
         std::uint64_t total = 0;
         for (auto& m : maps)
-            for (auto& kv : m) {
-                total += kv.second;
-                bench::top_add(top, kv.first, kv.second);
-            }
+            m.for_each([&](const std::string& word, std::uint64_t count) {
+                total += count;
+                bench::top_add(top, word, count);
+            });
         double t1 = now_s();
         ::close(f.fd);
         if (bytes_read != limit) fail("wordcount: read " + std::to_string(bytes_read.load()) + " of " + std::to_string(limit));

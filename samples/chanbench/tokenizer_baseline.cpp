@@ -16,17 +16,12 @@ int main(int argc, char** argv) {
     }
     bench::WcFile f = bench::wc_open(argv[1]);
     auto t0 = std::chrono::steady_clock::now();
-    bench::WordMap<std::uint64_t> totals;
+    bench::WordTotals totals;
     bench::ChunkCounts local;
     std::uint64_t words = 0;
     std::uint64_t bytes = bench::wc_read_region(f, 0, f.size, 1 << 20, [&](std::string* s) {
         words += bench::wc_count_chunk(*s, local);
-        local.for_each([&](const bench::ChunkCounts::entry& e) {
-            std::string_view w = e.text();
-            auto it = totals.find(w);
-            if (it != totals.end()) it->second += e.count;
-            else totals.emplace(std::string(w), e.count);
-        });
+        local.for_each([&](const bench::ChunkCounts::entry& e) { totals.add(e.text(), e.hash, e.count); });
         delete s;
     });
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
