@@ -293,7 +293,7 @@ using ChunkCounts = chunk_counts;
 // first); m then refers into s. Returns the number of words.
 inline uint64_t wc_count_chunk(std::string& s, ChunkCounts& m) {
     const auto& t = tables();
-    m.clear();
+    m.clear(s.data());
     unsigned char* p = (unsigned char*)s.data();
     size_t n = s.size(), i = 0;
     uint64_t words = 0;

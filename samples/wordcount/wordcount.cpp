@@ -68,7 +68,8 @@ constexpr std::array<unsigned char, 256> word_byte = [] {
 
 bool is_word_byte(char c) noexcept { return word_byte[static_cast<unsigned char>(c)] != 0; }
 
-/// 64-bit FNV-1a: picks the reducer that owns a word.
+/// 64-bit FNV-1a (its low 32 bits, kept by chunk_counts, pick the reducer
+/// that owns a word).
 std::uint64_t fnv1a(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : s) {
@@ -97,7 +98,7 @@ using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash, st
 /// into text; lower-cases text in place and hashes each word (FNV-1a) as it
 /// goes. Returns the number of words.
 std::uint64_t count_words(std::string& text, chunk_counts& counts) {
-    counts.clear();
+    counts.clear(text.data());
     char* p = text.data();
     const std::size_t n = text.size();
     std::uint64_t words = 0;
@@ -227,7 +228,7 @@ std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<ril
     std::vector<partial> parts(reducers.size());
     for (chunk& text : in) {  // a reference: the iterator holds the received value
         words += count_words(text, counts);
-        counts.for_each([&](const chunk_counts::entry& e) {   // hash = fnv1a(word): its reducer
+        counts.for_each([&](const chunk_counts::entry& e) {   // hash = low 32 bits of fnv1a(word): its reducer
             parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count);
         });
         for (std::size_t r = 0; r < reducers.size(); ++r) {
