@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -120,38 +119,9 @@ inline std::pair<long, long> first_primes(long n) {
 }
 
 // ---------------------------------------------------------------- wordcount
-// Words: maximal runs of ASCII [a-z0-9] after lower-casing ASCII A-Z; every
-// other byte separates words. Chunks handed to mappers always end on a
-// separator (or at the end of the file), so no word is split.
-
-struct ByteTables {
-    unsigned char low[256];
-    bool word[256];
-    ByteTables() {
-        for (int c = 0; c < 256; c++) {
-            low[c] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : (unsigned char)c;
-            word[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        }
-    }
-};
-inline const ByteTables& tables() {
-    static ByteTables t;
-    return t;
-}
-
-inline uint64_t fnv1a(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return h;
-}
-
-struct SvHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-    size_t operator()(const std::string& s) const { return std::hash<std::string_view>{}(s); }
-};
-template <class V>
-using WordMap = std::unordered_map<std::string, V, SvHash, std::equal_to<>>;
+// Words as the WordCount sample counts them (chunk_counts.hpp: word_byte,
+// count_words). Chunks handed to mappers always end on a separator (or at
+// the end of the file), so no word is split.
 
 // One word of a reducer's share of one chunk, with the FNV-1a hash the
 // mapper computed, so that the reducer does not hash it again.
@@ -243,7 +213,7 @@ inline std::vector<uint64_t> wc_bounds(const WcFile& f, uint64_t limit, int read
             ssize_t got = pread(f.fd, buf, sizeof buf, (off_t)pos);
             if (got <= 0) { pos = limit; break; }
             ssize_t i = 0;
-            while (i < got && tables().word[(unsigned char)buf[i]]) i++;
+            while (i < got && is_word_byte(buf[i])) i++;
             if (i < got) { pos += i; break; }
             pos += got;
         }
@@ -274,7 +244,7 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
         carry.clear();
         if (pos < end) {  // keep a trailing partial word for the next chunk
             size_t cut = buf->size();
-            while (cut > 0 && tables().word[(unsigned char)(*buf)[cut - 1]]) cut--;
+            while (cut > 0 && is_word_byte((*buf)[cut - 1])) cut--;
             if (cut == 0) { carry.swap(*buf); delete buf; continue; }  // giant word: keep accumulating
             carry.assign(buf->data() + cut, buf->size() - cut);
             buf->resize(cut);
@@ -288,33 +258,6 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
 // One mapper's counts for one chunk: the wordcount sample's table of views
 // into the chunk, each word with its FNV-1a hash (samples/wordcount).
 using ChunkCounts = chunk_counts;
-
-// Lower-cases the chunk in place and counts its words into m (cleared
-// first); m then refers into s. Returns the number of words.
-inline uint64_t wc_count_chunk(std::string& s, ChunkCounts& m) {
-    const auto& t = tables();
-    m.clear(s.data());
-    unsigned char* p = (unsigned char*)s.data();
-    size_t n = s.size(), i = 0;
-    uint64_t words = 0;
-    while (i < n) {
-        while (i < n && !t.word[p[i]]) i++;
-        size_t j = i;
-        uint64_t h = 1469598103934665603ull;   // FNV-1a, as fnv1a() computes it
-        while (j < n && t.word[p[j]]) {
-            unsigned char c = t.low[p[j]];
-            p[j] = c;
-            h = (h ^ c) * 1099511628211ull;
-            j++;
-        }
-        if (j > i) {
-            m.add((const char*)p + i, uint32_t(j - i), h);
-            words++;
-        }
-        i = j;
-    }
-    return words;
-}
 
 // Splits one chunk's counts by reducer (FNV-1a of the word mod reducers).
 inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {

@@ -253,7 +253,7 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
                 bench::ChunkCounts local;
                 std::uint64_t words = 0;
                 for (std::string* s : chunks) {
-                    words += bench::wc_count_chunk(*s, local);
+                    words += count_words(*s, local);
                     auto parts = bench::wc_partition(local, D);   // copies the words out of the chunk
                     delete s;
                     for (int d = 0; d < D; d++)

@@ -1,6 +1,7 @@
 // samples/chanbench/tokenizer_baseline.cpp: the single-threaded reference
 // for chanbench's wordcount: the same chunks, the same tokenizer and
-// tables (bench_support.hpp), on one thread, no channels, no coroutines.
+// tables (count_words and chunk_counts from samples/wordcount, the reducers'
+// WordTotals), on one thread, no channels, no coroutines.
 // docs/BENCHMARKS.md compares the wordcount pipeline's speed per core to it.
 //
 //     build/samples/chanbench/tokenizer_baseline corpus/bench-200MiB.txt
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
     bench::ChunkCounts local;
     std::uint64_t words = 0;
     std::uint64_t bytes = bench::wc_read_region(f, 0, f.size, 1 << 20, [&](std::string* s) {
-        words += bench::wc_count_chunk(*s, local);
+        words += count_words(*s, local);
         local.for_each([&](const bench::ChunkCounts::entry& e) { totals.add(e.text(), e.hash, e.count); });
         delete s;
     });

@@ -1,4 +1,9 @@
-// samples/wordcount/chunk_counts.hpp: one mapper's word counts for one chunk.
+// samples/wordcount/chunk_counts.hpp: one mapper's word counts for one
+// chunk, and the tokenizer that fills them (shared by the WordCount sample
+// and chanbench's wordcount, so that both count the same words the same way).
+//
+// Words: maximal runs of ASCII [a-z0-9] after lower-casing ASCII A-Z; every
+// other byte separates words.
 //
 // An open-addressing table whose keys are views into the chunk itself, so
 // counting allocates nothing per word; each slot keeps the word's FNV-1a
@@ -11,10 +16,23 @@
 // chunk at the cost of the words it held.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
+
+/// For each byte: 0 if it separates words, else the byte lower-cased.
+inline constexpr std::array<unsigned char, 256> word_byte = [] {
+    std::array<unsigned char, 256> t{};
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<unsigned char>(c);
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<unsigned char>(c - 'A' + 'a');
+    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<unsigned char>(c);
+    return t;
+}();
+
+inline bool is_word_byte(char c) noexcept { return word_byte[static_cast<unsigned char>(c)] != 0; }
 
 class chunk_counts {
 public:
@@ -93,3 +111,31 @@ private:
     std::vector<std::uint32_t> used_;     // indices of the slots in use
     const char* base_ = nullptr;          // the chunk's first byte
 };
+
+/// Counts the words of text into counts (cleared first), which then refers
+/// into text; lower-cases text in place and hashes each word (FNV-1a) as it
+/// goes. Returns the number of words.
+inline std::uint64_t count_words(std::string& text, chunk_counts& counts) {
+    counts.clear(text.data());
+    char* p = text.data();
+    const std::size_t n = text.size();
+    std::uint64_t words = 0;
+    std::size_t i = 0;
+    while (i < n) {
+        while (i < n && !is_word_byte(p[i])) ++i;
+        std::size_t j = i;
+        std::uint64_t h = 0xcbf29ce484222325ull;   // FNV-1a of the lower-cased word, in the same pass
+        for (; j < n; ++j) {
+            const unsigned char c = word_byte[static_cast<unsigned char>(p[j])];
+            if (c == 0) break;
+            p[j] = static_cast<char>(c);
+            h = (h ^ c) * 0x100000001b3ull;
+        }
+        if (j > i) {
+            counts.add(p + i, static_cast<std::uint32_t>(j - i), h);
+            ++words;
+        }
+        i = j;
+    }
+    return words;
+}

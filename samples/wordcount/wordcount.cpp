@@ -57,19 +57,10 @@ namespace {
 
 // ---------------------------------------------------------------- words
 
-/// For each byte: 0 if it separates words, else the byte lower-cased.
-constexpr std::array<unsigned char, 256> word_byte = [] {
-    std::array<unsigned char, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<unsigned char>(c);
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<unsigned char>(c - 'A' + 'a');
-    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<unsigned char>(c);
-    return t;
-}();
+// word_byte, is_word_byte and count_words: chunk_counts.hpp.
 
-bool is_word_byte(char c) noexcept { return word_byte[static_cast<unsigned char>(c)] != 0; }
-
-/// 64-bit FNV-1a (its low 32 bits, kept by chunk_counts, pick the reducer
-/// that owns a word).
+/// 64-bit FNV-1a, for the reducers' maps (the reducer that owns a word is
+/// picked by the low 32 bits of the same hash, which count_words computes).
 std::uint64_t fnv1a(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : s) {
@@ -93,33 +84,6 @@ struct word_hash {
 };
 
 using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash, std::equal_to<>>;
-
-/// Counts the words of text into counts (cleared first), which then refers
-/// into text; lower-cases text in place and hashes each word (FNV-1a) as it
-/// goes. Returns the number of words.
-std::uint64_t count_words(std::string& text, chunk_counts& counts) {
-    counts.clear(text.data());
-    char* p = text.data();
-    const std::size_t n = text.size();
-    std::uint64_t words = 0;
-    std::size_t i = 0;
-    while (i < n) {
-        while (i < n && !is_word_byte(p[i])) ++i;
-        std::size_t j = i;
-        std::uint64_t h = 0xcbf29ce484222325ull;   // fnv1a() of the lower-cased word, computed in the same pass
-        for (; j < n && is_word_byte(p[j]); ++j) {
-            unsigned char c = word_byte[static_cast<unsigned char>(p[j])];
-            p[j] = static_cast<char>(c);
-            h = (h ^ c) * 0x100000001b3ull;
-        }
-        if (j > i) {
-            counts.add(p + i, static_cast<std::uint32_t>(j - i), h);
-            ++words;
-        }
-        i = j;
-    }
-    return words;
-}
 
 using ranked = std::vector<std::pair<std::string, std::uint64_t>>;
 
