@@ -199,7 +199,7 @@ private:
     alignas(64) std::atomic<std::size_t> live_{0};   // every spawn and retire
     alignas(64) std::atomic<std::uint64_t> next_id_{1};   // every spawn
 
-    alignas(64) std::atomic<bool> stopping_{false};   // read-mostly from here on    // unwinding: parks throw coroutine_unwind
+    alignas(64) std::atomic<bool> stopping_{false};   // unwinding: parks throw coroutine_unwind (read-mostly from here on)
     std::atomic<coroutine*> root_{nullptr};     // run_root's coroutine while it lives
     std::atomic<bool> unwinding_root_{false};   // the others are gone: the root's turn
     std::atomic<bool> done_{false};        // workers exit
