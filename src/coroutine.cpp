@@ -1,5 +1,5 @@
-// src/coroutine.cpp: fibers, their stacks, and the sanitizer annotations of
-// every switch (Boost's fcontext backend has none of its own).
+// src/coroutine.cpp: coroutines' contexts, their stacks, and the sanitizer
+// annotations of every switch (the switch itself has none of its own).
 //
 // ASan: before a switch, __sanitizer_start_switch_fiber names the stack we
 // go to; after it, __sanitizer_finish_switch_fiber. A coroutine learns its
@@ -22,6 +22,7 @@
 #include <utility>
 
 #if defined(RILL_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 #if defined(RILL_TSAN)
@@ -34,29 +35,6 @@ namespace {
 
 // initial-exec: a plain load off the thread pointer, not a call to __tls_get_addr (PIC code).
 [[gnu::tls_model("initial-exec")]] thread_local coroutine* tls_current = nullptr;
-
-/// Boost.Context stack allocator over the runtime's pool. Boost moves it
-/// into the fiber's record after allocate(), so `info` survives until
-/// deallocate().
-struct pooled_stack {
-    stack_pool* pool;
-    coroutine* owner;
-    pooled_stack_info info{};
-    boost::context::stack_context allocate() {
-        worker* w = current_worker();   // a coroutine starts and ends on a worker of its own runtime
-        pooled_stack_info s = w ? w->take_stack() : pool->allocate();
-        info = s;
-        owner->stack_bottom_ = static_cast<char*>(s.sc.sp) - s.sc.size;
-        owner->stack_size_ = s.sc.size;
-        owner->stack_guarded_ = s.guarded;
-        return s.sc;
-    }
-    void deallocate(boost::context::stack_context& sc) noexcept {
-        info.sc = sc;
-        if (worker* w = current_worker()) w->give_stack(info);
-        else pool->deallocate(info);
-    }
-};
 
 /// This thread's exception-handling globals (libstdc++ and libc++abi lay
 /// them out as the two fields of coroutine::eh_state). __cxa_get_globals is
@@ -89,17 +67,21 @@ coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<t
 }
 
 coroutine::~coroutine() {
+    if (stack_.sc.sp) sched.stacks.deallocate(stack_);   // started, never finished: not reached in a normal run
 #if defined(RILL_TSAN)
     __tsan_destroy_fiber(tsan_fiber_);
 #endif
     live_counts::coroutines.fetch_sub(1, std::memory_order_relaxed);
 }
 
-coroutine* coroutine::resume(stack_pool& stacks) {
+coroutine* coroutine::resume(worker& w) {
     if (!started_) {
+        stack_ = w.take_stack();   // may throw resource_error: nothing changed yet
         started_ = true;
-        context_ = boost::context::fiber(std::allocator_arg, pooled_stack{&stacks, this},
-                                         [this](boost::context::fiber&& from) { return entry(std::move(from)); });
+        stack_bottom_ = static_cast<char*>(stack_.sc.sp) - stack_.sc.size;
+        stack_size_ = stack_.sc.size;
+        stack_guarded_ = stack_.guarded;
+        make_context<&coroutine::start>(context_, stack_.sc.sp, stack_.sc.size);
     }
 #if defined(RILL_TSAN)
     void* worker_tsan_fiber = __tsan_get_current_fiber();   // a local: `this` may be running elsewhere when we return
@@ -110,16 +92,24 @@ coroutine* coroutine::resume(stack_pool& stacks) {
     void* worker_fake = nullptr;
     __sanitizer_start_switch_fiber(&worker_fake, stack_bottom_, stack_size_);
 #endif
-    boost::context::fiber back = std::move(context_).resume();
+    switch_context(w.context(), context_);
     coroutine* last = current_coroutine();   // who switched back: us, or the end of a hand-off chain
-    last->context_ = std::move(back);        // empty when it finished
 #if defined(RILL_TSAN)
-    if (!last->context_) __tsan_switch_to_fiber(worker_tsan_fiber, 0);   // it finished: still in its TSan fiber
+    if (last->finished_) __tsan_switch_to_fiber(worker_tsan_fiber, 0);   // it finished: still in its TSan fiber
 #endif
 #if defined(RILL_ASAN)
     __sanitizer_finish_switch_fiber(worker_fake, nullptr, nullptr);
 #endif
     return last;
+}
+
+void coroutine::release_stack(worker& w) noexcept {
+#if defined(RILL_ASAN)
+    // The frames that switched away for good (run_to_end's) never returned
+    // to clear their redzones; the next coroutine on this stack starts clean.
+    __asan_unpoison_memory_region(stack_bottom_, stack_size_);
+#endif
+    w.give_stack(std::exchange(stack_, pooled_stack_info{}));
 }
 
 void coroutine::check_stack() const noexcept {
@@ -143,12 +133,11 @@ void coroutine::switch_out() noexcept {
         }
     }
 #if defined(RILL_DIRECT_SWITCH)
-    // Hand-off: the successor inherits our worker context (back_) and runs
-    // our post-switch work once it has landed (see arrive()).
+    // Hand-off: the successor runs our post-switch work once it has landed
+    // (see arrive()) and returns to our worker when it switches out.
     if (coroutine* successor = w->take_successor()) {
         handoff& h = w->handoff_slot();
         h.from = this;
-        h.worker_context = std::move(back_);
 #  if defined(RILL_ASAN)
         h.worker_stack_bottom = ret_bottom_;
         h.worker_stack_size = ret_size_;
@@ -160,7 +149,8 @@ void coroutine::switch_out() noexcept {
 #  endif
         set_current_coroutine(successor);
         successor->on_worker_ = w;
-        arrive(std::move(successor->context_).resume());
+        switch_context(context_, successor->context_);
+        arrive();
         return;
     }
 #endif
@@ -170,10 +160,11 @@ void coroutine::switch_out() noexcept {
 #if defined(RILL_TSAN)
     __tsan_switch_to_fiber(ret_tsan_fiber_, 0);
 #endif
-    arrive(std::move(back_).resume());
+    switch_context(context_, w->context());
+    arrive();
 }
 
-void coroutine::arrive(boost::context::fiber&& from) noexcept {
+void coroutine::arrive() noexcept {
     landed();
     if (eh_.caught || eh_.uncaught)   // ours, on whatever thread we are now (its own are none: see switch_out)
         *static_cast<eh_state*>(eh_globals()) = std::exchange(eh_, eh_state{});
@@ -182,8 +173,6 @@ void coroutine::arrive(boost::context::fiber&& from) noexcept {
     handoff& h = w->handoff_slot();
     if (coroutine* prev = h.from) {
         h.from = nullptr;
-        prev->context_ = std::move(from);
-        back_ = std::move(h.worker_context);
 #  if defined(RILL_ASAN)
         ret_bottom_ = h.worker_stack_bottom;   // landed() learned prev's stack; we return to the worker's
         ret_size_ = h.worker_stack_size;
@@ -192,10 +181,8 @@ void coroutine::arrive(boost::context::fiber&& from) noexcept {
         ret_tsan_fiber_ = h.worker_tsan_fiber;
 #  endif
         w->finish_switch(prev);   // prev's post-switch work, then prev may be resumed
-        return;
     }
 #endif
-    back_ = std::move(from);
 }
 
 void coroutine::landed() noexcept {
@@ -204,8 +191,11 @@ void coroutine::landed() noexcept {
 #endif
 }
 
-boost::context::fiber coroutine::entry(boost::context::fiber&& from) {
-    back_ = std::move(from);
+// A new context starts here, on its own stack, always resumed by a worker
+// (a hand-off only goes to a coroutine that has started).
+void coroutine::start() noexcept { current_coroutine()->run_to_end(); }
+
+void coroutine::run_to_end() noexcept {
     landed();
     try {
         body_->run();
@@ -224,7 +214,9 @@ boost::context::fiber coroutine::entry(boost::context::fiber&& from) {
 #if defined(RILL_ASAN)
     __sanitizer_start_switch_fiber(nullptr, ret_bottom_, ret_size_);   // this fiber dies
 #endif
-    return std::move(back_);
+    // For good: the worker gives the stack back (release_stack) once it is off it.
+    switch_context(context_, on_worker_->context());
+    std::abort();   // never resumed
 }
 
 }  // namespace rill::detail

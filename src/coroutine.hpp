@@ -1,23 +1,25 @@
 // src/coroutine.hpp: one coroutine = a Boost.Context fiber on a pooled
 // stack, plus what the scheduler and the deadlock report need to know.
 //
-// Switches: a worker resume()s a coroutine; the coroutine switch_out()s back
-// to that worker, or straight to the coroutine in the worker's `next` slot
-// (a direct hand-off: one switch instead of two). Either way the coroutine
-// that switched out is not resumable until its worker ran the post-switch
-// work (release the channel locks) and set `suspended`. The fiber is
-// created lazily on the first resume, so a coroutine that has not started
-// holds no stack. Sanitizer annotations (ASan's switch_fiber and TSan's
-// fiber API) wrap every switch here and nowhere else; a hand-off passes the
-// worker's stack bounds and TSan fiber along with the worker's context.
+// Switches (context_switch.hpp): a worker resume()s a coroutine; the
+// coroutine switch_out()s back to that worker, or straight to the coroutine
+// in the worker's `next` slot (a direct hand-off: one switch instead of
+// two). Whoever switches away saves its own context: a coroutine into its
+// record, a worker into the worker. Either way the coroutine that switched
+// out is not resumable until its worker ran the post-switch work (release
+// the channel locks) and set `suspended`. The stack is taken on the first
+// resume, so a coroutine that has not started holds none, and given back by
+// the worker once the coroutine finished. Sanitizer annotations (ASan's
+// switch_fiber and TSan's fiber API) wrap every switch here and nowhere
+// else; a hand-off passes on the worker's stack bounds and TSan fiber.
 #pragma once
 
+#include "context_switch.hpp"
+#include "stack_pool.hpp"
 #include "wait.hpp"
 
 #include <rill/detail/small_alloc.hpp>
 #include <rill/detail/task.hpp>
-
-#include <boost/context/fiber.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -55,7 +57,6 @@ class stack_pool;
 /// (its post-switch work is still to run) and what it knew of its worker.
 struct handoff {
     class coroutine* from = nullptr;
-    boost::context::fiber worker_context;
     const void* worker_stack_bottom = nullptr;   // ASan
     std::size_t worker_stack_size = 0;           // ASan
     void* worker_tsan_fiber = nullptr;           // TSan
@@ -68,10 +69,13 @@ public:
     coroutine(const coroutine&) = delete;
     coroutine& operator=(const coroutine&) = delete;
 
-    /// Worker side: runs the coroutine until a coroutine switches back to the
-    /// worker: this one, or the last of a chain of direct hand-offs, which
-    /// it returns. Throws only on a first resume when no stack can be had.
-    coroutine* resume(stack_pool& stacks);
+    /// Worker side (on worker w): runs the coroutine until a coroutine
+    /// switches back to the worker: this one, or the last of a chain of
+    /// direct hand-offs, which it returns. Throws only on a first resume
+    /// when no stack can be had.
+    coroutine* resume(worker& w);
+    /// Worker side, once it finished: its stack goes back to w's cache.
+    void release_stack(worker& w) noexcept;
     /// Coroutine side: to the worker, or directly to the worker's next
     /// coroutine. Returns when this one is resumed again, by any worker.
     void switch_out() noexcept;
@@ -94,13 +98,14 @@ public:
     bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()
 
 private:
-    boost::context::fiber entry(boost::context::fiber&& from);
-    void arrive(boost::context::fiber&& from) noexcept;   // after every switch-in
+    static void start() noexcept;         // what a new context runs: the current coroutine's body
+    [[noreturn]] void run_to_end() noexcept;
+    void arrive() noexcept;               // after every switch-in but the first
     void landed() noexcept;
 
     std::unique_ptr<task> body_;
-    boost::context::fiber context_;       // the suspended coroutine (held by the worker side)
-    boost::context::fiber back_;          // inside the coroutine: the worker that resumed it
+    machine_context context_;             // saved here by the coroutine as it switches out
+    pooled_stack_info stack_{};           // held from the first resume until release_stack()
     void check_stack() const noexcept;   // a slab stack's canary: abort on overflow
 
     // The C++ runtime keeps the exceptions being handled per thread; a

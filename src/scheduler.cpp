@@ -218,7 +218,7 @@ void worker::run(coroutine* c) {
     c->set_worker(this);
     coroutine* last = c;
     try {
-        last = c->resume(sched.stacks);
+        last = c->resume(*this);
     } catch (...) {
         // Only a first resume throws: no stack could be had. The body never
         // ran; the run ends with the error (rill::resource_error).
@@ -228,8 +228,12 @@ void worker::run(coroutine* c) {
         return;
     }
     set_current_coroutine(nullptr);
-    if (last->finished()) sched.retire(last);
-    else finish_switch(last);
+    if (last->finished()) {
+        last->release_stack(*this);
+        sched.retire(last);
+    } else {
+        finish_switch(last);
+    }
 }
 
 void worker::finish_switch(coroutine* prev) noexcept {

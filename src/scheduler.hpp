@@ -82,6 +82,8 @@ public:
     /// The worker's random stream (seeded in deterministic mode).
     std::uint64_t next_random() noexcept;
     handoff& handoff_slot() noexcept { return handoff_; }
+    /// Where this worker's own context is saved while a coroutine runs on it.
+    machine_context& context() noexcept { return context_; }
     /// This worker thread's exception-handling globals (__cxa_get_globals(),
     /// looked up once: it is a call into libstdc++ and its TLS otherwise).
     void* eh_globals() const noexcept { return eh_globals_; }
@@ -111,6 +113,7 @@ private:
     void (*post_fn_)(void*) = nullptr;
     void* post_arg_ = nullptr;
     handoff handoff_;                      // a hand-off in flight (owner thread only)
+    machine_context context_;              // the worker loop, while a coroutine runs here
     void* eh_globals_ = nullptr;           // set by loop(), on the worker's thread
     std::vector<pooled_stack_info> stack_cache_;   // at most stack_cache_limit; back to the pool when loop() ends
 };
