@@ -137,7 +137,7 @@ public:
 
 private:
     wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
-    void* slot_at(std::size_t i) const noexcept { return buffer_ + i * ops_->size; }
+    void* slot_at(std::size_t i) const noexcept { return buffer_ + i * elem_size_; }
     std::size_t ring_index(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }   // i < 2 * capacity_
     void move_value(void* dst, void* src) const noexcept;   // construct at dst from src (memcpy for trivial T)
     void destroy_value(void* p) const noexcept {
@@ -156,6 +156,7 @@ private:
     const std::size_t capacity_;
     const elem_ops* const ops_;
     const bool trivial_;                     // ops_->trivial, kept beside the ring's fields
+    const std::uint32_t elem_size_;          // ops_->size, likewise
     unsigned char* buffer_ = nullptr;        // capacity_ slots of ops_->size bytes
     const char* label_;                      // "chan", "mutex", "wait_group": for deadlock reports
     std::string name_;                       // the user's name for it, if any
