@@ -143,8 +143,12 @@ def main():
     impls = {"rill": a.chanbench}
     if not a.no_peers:
         impls.update(build_peers(os.path.abspath(a.peers_src), os.path.abspath(a.peers_bin)))
-    threads_list = [int(t) for t in a.threads.split()]
-    workloads = [w for w in a.workloads.split() if w != "wordcount" or a.corpus]
+    threads_list = [int(t) for t in a.threads.replace(",", " ").split()]
+    asked = a.workloads.replace(",", " ").split()
+    unknown = [w for w in asked if w not in WORKLOADS]
+    if unknown:
+        sys.exit(f"compare: unknown workload(s) {', '.join(unknown)}; known: {' '.join(WORKLOADS)}")
+    workloads = [w for w in asked if w != "wordcount" or a.corpus]
     reps = 1 if a.quick else a.reps
     names = list(impls)
     results = {}
