@@ -606,6 +606,53 @@ TEST_CASE("coroutines migrate between workers thousands of times and keep their 
     CHECK(most_threads <= threads);
 }
 
+namespace {
+/// Nine values live across every call to `step`: the compiler keeps them
+/// in callee-saved registers (rbx, rbp, r12-r15 on x86-64) or on the stack,
+/// which is what a switch must give back intact.
+template <class Step>
+std::uint64_t mix_across(int rounds, Step step) {
+    std::uint64_t a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8;
+    double x = 0.5;
+    for (int k = 0; k < rounds; ++k) {
+        step(k);
+        a = a * 6364136223846793005ull + b;
+        b ^= a >> 7;
+        c += b * 3;
+        d = (d << 5) ^ c;
+        e += d + std::uint64_t(k);
+        f ^= e * 0x9E37;
+        g += f >> 3;
+        h = (h ^ g) * 31;
+        x = x * 0.5 + double(h & 0xff);
+    }
+    return a ^ b ^ c ^ d ^ e ^ f ^ g ^ h ^ std::uint64_t(x);
+}
+}  // namespace
+
+TEST_CASE("values held in registers and on the stack survive every switch, on whichever worker") {
+    constexpr int rounds = 3000;
+    const std::uint64_t expected = mix_across(rounds, [](int) {});
+    std::vector<std::uint64_t> got(8, 0);
+    rill::run([&] {
+        rill::chan<int> c;   // unbuffered: every send and recv parks, or hands off to the partner
+        rill::wait_group wg;
+        for (int i = 0; i < 8; ++i) {
+            wg.add(1);
+            rill::go([&, i, c] {
+                got[std::size_t(i)] = mix_across(rounds, [&](int k) {
+                    if (k % 3 == 0) rill::yield();
+                    else if (i % 2) c.send(k);   // four senders, four receivers: the same count each
+                    else (void)c.recv();
+                });
+                wg.done();
+            });
+        }
+        wg.wait();
+    }, test_options());
+    for (std::uint64_t v : got) CHECK(v == expected);
+}
+
 // ---- stacks ------------------------------------------------------------------
 
 namespace {
