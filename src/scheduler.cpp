@@ -51,14 +51,17 @@ __attribute__((noinline)) worker* current_worker() noexcept {
 
 // ---------------------------------------------------------------- run_queue
 
-void run_queue::push(coroutine* c) noexcept {
+// size_ is written only under the lock, so a plain store keeps it equal to
+// count_ (no locked read-modify-write). Only a push that others must not
+// miss (to the global queue: see the wake protocol) stores it seq_cst.
+void run_queue::push(coroutine* c, bool publish) noexcept {
     c->run_next = nullptr;
     std::scoped_lock l(lock_);
     if (tail_) tail_->run_next = c;
     else head_ = c;
     tail_ = c;
     ++count_;
-    size_.fetch_add(1, std::memory_order_seq_cst);
+    size_.store(count_, publish ? std::memory_order_seq_cst : std::memory_order_release);
 }
 
 coroutine* run_queue::pop() noexcept {
@@ -69,7 +72,7 @@ coroutine* run_queue::pop() noexcept {
     head_ = c->run_next;
     if (!head_) tail_ = nullptr;
     --count_;
-    size_.fetch_sub(1, std::memory_order_relaxed);
+    size_.store(count_, std::memory_order_relaxed);
     return c;
 }
 
@@ -82,7 +85,7 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
     (prev ? prev->run_next : head_) = c->run_next;
     if (tail_ == c) tail_ = prev;
     --count_;
-    size_.fetch_sub(1, std::memory_order_relaxed);
+    size_.store(count_, std::memory_order_relaxed);
     return c;
 }
 
@@ -99,7 +102,7 @@ coroutine* run_queue::steal_into(run_queue& into) noexcept {
     head_ = last->run_next;
     if (!head_) tail_ = nullptr;
     count_ -= take;
-    size_.fetch_sub(take, std::memory_order_relaxed);
+    size_.store(count_, std::memory_order_relaxed);
     lock_.unlock();
     if (take > 1) {   // the rest of the stolen run goes into the thief's (empty) queue, in order
         coroutine* rest = first->run_next;
@@ -109,7 +112,7 @@ coroutine* run_queue::steal_into(run_queue& into) noexcept {
         else into.head_ = rest;
         into.tail_ = last;
         into.count_ += take - 1;
-        into.size_.fetch_add(take - 1, std::memory_order_seq_cst);
+        into.size_.store(into.count_, std::memory_order_release);   // the thief's own queue: it runs them itself
     }
     first->run_next = nullptr;
     return first;
@@ -397,7 +400,7 @@ void scheduler::retire(coroutine* c) {
 coroutine* scheduler::pop_global() { return global_.pop(); }
 
 void scheduler::push_global(coroutine* c) {
-    global_.push(c);
+    global_.push(c, true);
     wake_one_if_idle();
 }
 

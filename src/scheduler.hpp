@@ -7,10 +7,14 @@
 //
 // Who wakes whom. Pushing to a local or the global queue wakes one parked
 // worker when there are parked workers and none spinning. A worker about to
-// park first registers as idle, then looks at every queue once more; the
-// pusher bumps the queue size before it reads the idle count. Both sides use
-// seq_cst, so one of them sees the other: no work is left with every worker
-// asleep. Pushes to `next` wake nobody: the pushing worker runs it itself.
+// park first registers as idle, then looks at every queue once more; a push
+// to the global queue stores the queue size before it reads the idle count,
+// both sides seq_cst, so one of them sees the other: no work is left with
+// every worker asleep. A push to a local queue is made by the queue's own
+// worker, which is awake and runs the work itself if nobody steals it, so
+// it needs no such fence (as in Go's runqput): a worker that parks just as
+// it is pushed costs parallelism until the next wake, never progress.
+// Pushes to `next` wake nobody: the pushing worker runs it itself.
 // At most half the awake workers spin (as in Go); the rest park at once.
 #pragma once
 
@@ -41,7 +45,9 @@ class scheduler;
 /// allocates: waking a coroutine cannot fail, even out of memory.
 class run_queue {
 public:
-    void push(coroutine* c) noexcept;
+    /// publish: make the push visible before the caller reads the idle
+    /// count (seq_cst): a push to the global queue, which no running worker owns.
+    void push(coroutine* c, bool publish = false) noexcept;
     coroutine* pop() noexcept;
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
     coroutine* take_at(std::size_t i) noexcept;
@@ -54,7 +60,7 @@ private:
     coroutine* head_ = nullptr;
     coroutine* tail_ = nullptr;
     std::size_t count_ = 0;
-    std::atomic<std::size_t> size_{0};     // count_, readable without the lock, bumped with seq_cst (see the wake protocol)
+    std::atomic<std::size_t> size_{0};     // count_, readable without the lock (stored under it)
 };
 
 class worker {
