@@ -91,7 +91,10 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
 
 coroutine* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
-    const std::size_t take = count_ - count_ / 2;
+    // Half, at most max_steal: the walk to the cut is under the lock, over
+    // records the owner wrote (cache misses each), and the owner's pushes
+    // wait meanwhile.
+    const std::size_t take = std::min(count_ - count_ / 2, max_steal);
     if (take == 0) {
         lock_.unlock();
         return nullptr;

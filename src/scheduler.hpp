@@ -51,8 +51,10 @@ public:
     coroutine* pop() noexcept;
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
     coroutine* take_at(std::size_t i) noexcept;
-    /// Moves about half of this queue into `into` (which must be empty); returns one to run.
+    /// Moves about half of this queue, at most max_steal, into `into` (which
+    /// must be empty); returns one to run.
     coroutine* steal_into(run_queue& into) noexcept;
+    static constexpr std::size_t max_steal = 64;
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
