@@ -254,18 +254,36 @@ void worker::finish_switch(coroutine* prev) noexcept {
     prev->suspended.store(true, std::memory_order_release);   // from here on, prev may run elsewhere
 }
 
+// The coroutine a switching-out coroutine hands off to, in find_work's
+// order: `next` while its streak lasts, else the head of the local queue
+// (without this a pipeline's coroutine that empties `next` switched to the
+// worker and the worker to that head: two switches instead of one). Null
+// leaves the choice to the worker's loop: the global queue's turn, a
+// coroutine that has not started (it needs a stack first) or that is still
+// switching out on another worker (found here, it waits in `next`).
 coroutine* worker::take_successor() noexcept {
-    coroutine* c = next_;
-    if (!c || !c->started() || sched.seed) return nullptr;
+    if (sched.seed) return nullptr;
     if (--global_countdown_ == 0) {   // the loop's find_work looks at the global queue next
         global_countdown_ = 1;
         return nullptr;
     }
-    if (next_streak_ >= next_streak_limit && local.size() != 0) return nullptr;   // the local queue's turn
-    if (!c->suspended.load(std::memory_order_acquire)) return nullptr;     // still switching out elsewhere
+    coroutine* c = next_;
+    if (c && (next_streak_ < next_streak_limit || local.size() == 0)) {
+        if (!c->started() || !c->suspended.load(std::memory_order_acquire)) return nullptr;
+        c->suspended.store(false, std::memory_order_relaxed);
+        next_ = nullptr;
+        ++next_streak_;
+        return c;
+    }
+    if (c) local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
+    next_streak_ = 0;
+    c = local.pop();
+    if (!c) return nullptr;
+    if (!c->started() || !c->suspended.load(std::memory_order_acquire)) {
+        next_ = c;   // the loop runs it next
+        return nullptr;
+    }
     c->suspended.store(false, std::memory_order_relaxed);
-    next_ = nullptr;
-    ++next_streak_;
     return c;
 }
 
