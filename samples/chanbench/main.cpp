@@ -48,17 +48,23 @@ double pingpong(long n) {
         rill::wait_group wg;
         wg.add(2);
         rill::go([&] {
-            for (long i = 0; i < n; i++) {
-                c1.send(i);
-                long v = c2.recv().value_or(-1);
-                if (v != i) ok = false;
-                sum += v;
+            rill::chan<long> ping = c1, pong = c2;   // locals: see spsc
+            const long count = n;
+            long s = 0;
+            bool good = true;
+            for (long i = 0; i < count; i++) {
+                ping.send(i);
+                long v = pong.recv().value_or(-1);
+                if (v != i) good = false;
+                s += v;
             }
-            c1.close();
+            sum = s, ok = good;
+            ping.close();
             wg.done();
         });
         rill::go([&] {
-            for (long v : c1) c2.send(v);
+            rill::chan<long> ping = c1, pong = c2;
+            for (long v : ping) pong.send(v);
             wg.done();
         });
         wg.wait();
@@ -76,10 +82,11 @@ double spsc(long n, long cap) {
         rill::wait_group wg;
         wg.add(2);
         rill::go([&] {
-            // The loop's bound and channel in registers: reloaded through the
-            // closure after every send, the loads fall on whatever stores of
-            // the send share their address modulo 4 KiB (4K aliasing), and
-            // the figure moves by a third with the code's layout.
+            // The loop's bound and channel in locals (registers), as in every
+            // workload here: reloaded through the closure after every send,
+            // the loads fall on whatever stores of the send share their
+            // address modulo 4 KiB (4K aliasing), and the figure moves by a
+            // third with the code's layout.
             const long count = n;
             rill::chan<long> out = ch;
             for (long i = 0; i < count; i++) out.send(i);
@@ -149,9 +156,10 @@ double select4(long n, long cap) {
         wg.add(P + 1);
         for (int p = 0; p < P; p++)
             rill::go([&, p] {
-                long base = p * per;
-                for (long j = 0; j < per; j++) chans[p].send(base + j);
-                chans[p].close();
+                const long base = p * per, count = per;   // locals: see spsc
+                rill::chan<long> out = chans[p];
+                for (long j = 0; j < count; j++) out.send(base + j);
+                out.close();
                 wg.done();
             });
         rill::go([&] {
@@ -212,16 +220,19 @@ double sieve(long n) {
         long sum = 0, last = 0;
         double t0 = now_s();
         rill::chan<long> ch;
-        rill::go([out = ch] {
+        rill::go([ch] {
+            rill::chan<long> out = ch;   // locals: see spsc
             for (long i = 2;; i++) out.send(i);
         });
         for (long k = 0; k < n; k++) {
             long p = ch.recv().value_or(0);
             sum += p, last = p;
             rill::chan<long> out;
-            rill::go([in = ch, out, p] {
+            rill::go([ch, out, p] {
+                rill::chan<long> in = ch, next = out;   // locals: see spsc
+                const long prime = p;
                 for (long v : in)
-                    if (v % p != 0) out.send(v);
+                    if (v % prime != 0) next.send(v);
             });
             ch = out;
         }
