@@ -1,10 +1,10 @@
-// src/coroutine.hpp: one coroutine = a Boost.Context fiber on a pooled
-// stack, plus what the scheduler and the deadlock report need to know.
+// src/coroutine.hpp: one coroutine = a machine context on a pooled stack,
+// plus what the scheduler and the deadlock report need to know.
 //
 // Switches (context_switch.hpp): a worker resume()s a coroutine; the
 // coroutine switch_out()s back to that worker, or straight to the coroutine
-// in the worker's `next` slot (a direct hand-off: one switch instead of
-// two). Whoever switches away saves its own context: a coroutine into its
+// the worker would run next (its `next` slot or its local queue's head: a
+// direct hand-off, one switch instead of two). Whoever switches away saves its own context: a coroutine into its
 // record, a worker into the worker. Either way the coroutine that switched
 // out is not resumable until its worker ran the post-switch work (release
 // the channel locks) and set `suspended`. The stack is taken on the first

@@ -160,15 +160,7 @@ coroutine* worker::find_work() {
         global_countdown_ = global_check_interval;
         if (coroutine* c = sched.pop_global()) return c;
     }
-    if (next_) {
-        if (next_streak_ < next_streak_limit || local.size() == 0) {
-            ++next_streak_;
-            return std::exchange(next_, nullptr);
-        }
-        local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
-    }
-    next_streak_ = 0;
-    if (coroutine* c = local.pop()) return c;
+    if (coroutine* c = pop_own()) return c;
     if (coroutine* c = sched.pop_global()) return c;
     unsigned n = sched.nworkers;
     if (n > 1) {
@@ -254,33 +246,37 @@ void worker::finish_switch(coroutine* prev) noexcept {
     prev->suspended.store(true, std::memory_order_release);   // from here on, prev may run elsewhere
 }
 
-// The coroutine a switching-out coroutine hands off to, in find_work's
-// order: `next` while its streak lasts, else the head of the local queue
-// (without this a pipeline's coroutine that empties `next` switched to the
-// worker and the worker to that head: two switches instead of one). Null
-// leaves the choice to the worker's loop: the global queue's turn, a
-// coroutine that has not started (it needs a stack first) or that is still
-// switching out on another worker (found here, it waits in `next`).
+// This worker's own next pick: `next` while its streak lasts (or while the
+// local queue is empty), else the local queue's head.
+coroutine* worker::pop_own() noexcept {
+    if (next_) {
+        if (next_streak_ < next_streak_limit || local.size() == 0) {
+            ++next_streak_;
+            return std::exchange(next_, nullptr);
+        }
+        local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
+    }
+    next_streak_ = 0;
+    return local.pop();
+}
+
+// The coroutine a switching-out coroutine hands off to: the worker's own
+// next pick, as find_work would make it (`next`, or the local queue's head:
+// without the latter a pipeline's coroutine that found `next` empty switched
+// to the worker and the worker to that head, two switches instead of one).
+// Null leaves the choice to the worker's loop: the global queue's turn, or
+// a pick that has not started (it needs a stack first) or is still
+// switching out on another worker (it waits in `next`).
 coroutine* worker::take_successor() noexcept {
     if (sched.seed) return nullptr;
     if (--global_countdown_ == 0) {   // the loop's find_work looks at the global queue next
         global_countdown_ = 1;
         return nullptr;
     }
-    coroutine* c = next_;
-    if (c && (next_streak_ < next_streak_limit || local.size() == 0)) {
-        if (!c->started() || !c->suspended.load(std::memory_order_acquire)) return nullptr;
-        c->suspended.store(false, std::memory_order_relaxed);
-        next_ = nullptr;
-        ++next_streak_;
-        return c;
-    }
-    if (c) local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
-    next_streak_ = 0;
-    c = local.pop();
+    coroutine* c = pop_own();
     if (!c) return nullptr;
     if (!c->started() || !c->suspended.load(std::memory_order_acquire)) {
-        next_ = c;   // the loop runs it next
+        next_ = c;   // empty after pop_own: the loop runs it next
         return nullptr;
     }
     c->suspended.store(false, std::memory_order_relaxed);

@@ -108,6 +108,7 @@ public:
 
 private:
     coroutine* find_work();
+    coroutine* pop_own() noexcept;         // next_ or the local queue's head (see find_work)
     coroutine* pick_at_random();           // deterministic mode's find_work
     coroutine* spin_for_work();
     bool park();                           // false: the runtime is shutting down
