@@ -90,7 +90,7 @@ double spsc(long n, long cap) {
             const long count = n;
             rill::chan<long> out = ch;
             for (long i = 0; i < count; i++) out.send(i);
-            ch.close();
+            out.close();
             wg.done();
         });
         rill::go([&] {
