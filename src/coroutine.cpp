@@ -5,8 +5,8 @@
 // go to; after it, __sanitizer_finish_switch_fiber. A coroutine learns its
 // resumer's stack bounds at each switch-in (they change as it migrates).
 // TSan: each coroutine is a TSan fiber; the worker switches to it before
-// resume() and back after a final return (never from inside the dying
-// fiber: the frames still to unwind there belong to the coroutine).
+// resume() and back once the coroutine has made its final switch (never
+// from inside the dying coroutine: its last frames run in its own fiber).
 #include "coroutine.hpp"
 
 #include "live_counts.hpp"

@@ -51,7 +51,6 @@ namespace rill::detail {
 class worker;
 
 class scheduler;
-class stack_pool;
 
 /// What a coroutine that switches straight to another leaves for it: itself
 /// (its post-switch work is still to run) and what it knew of its worker.
