@@ -123,7 +123,7 @@ inline std::pair<long, long> first_primes(long n) {
 // count_words). Chunks handed to mappers always end on a separator (or at
 // the end of the file), so no word is split.
 
-// One word of a reducer's share of one chunk, with the FNV-1a hash the
+// One word of a reducer's share of one chunk, with the hash (word_hash) the
 // mapper computed, so that the reducer does not hash it again.
 struct PartEntry {
     std::string word;
@@ -256,10 +256,10 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
 }
 
 // One mapper's counts for one chunk: the wordcount sample's table of views
-// into the chunk, each word with its FNV-1a hash (samples/wordcount).
+// into the chunk, each word with its hash (samples/wordcount).
 using ChunkCounts = chunk_counts;
 
-// Splits one chunk's counts by reducer (FNV-1a of the word mod reducers).
+// Splits one chunk's counts by reducer (the word's hash mod reducers).
 inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {
     std::vector<Part*> parts(reducers, nullptr);
     m.for_each([&](const ChunkCounts::entry& e) {

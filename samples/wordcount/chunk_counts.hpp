@@ -1,38 +1,26 @@
 // samples/wordcount/chunk_counts.hpp: one mapper's word counts for one
-// chunk, and the tokenizer that fills them (shared by the WordCount sample
-// and chanbench's wordcount, so that both count the same words the same way).
+// chunk, and count_words, which fills them (shared by the WordCount sample
+// and chanbench's wordcount, so that both count the same words the same way;
+// what a word is and how it is found: word_scan.hpp).
 //
-// Words: maximal runs of ASCII [a-z0-9] after lower-casing ASCII A-Z; every
-// other byte separates words.
-//
-// An open-addressing table whose keys are views into the chunk itself, so
-// counting allocates nothing per word; each slot keeps the word's FNV-1a
-// hash (computed once, while tokenizing; the low 32 bits), which also picks
-// the reducer that owns the word. A slot is 16 bytes (the word as an offset
-// into the chunk): a chunk of 1 MiB has about 31,000 distinct words, and
-// the table of 65,536 slots then fits a 1 MiB L2 cache, where 24-byte
-// slots with a pointer did not (the slot load was a fifth of the time).
+// An open-addressing table that allocates nothing per word: a word of up to
+// eight bytes is its own key, kept in the slot; a longer one is a view into
+// the chunk. Each slot keeps the low 32 bits of the word's hash (computed
+// once, while scanning), which also picks the reducer that owns the word.
+// A slot is 16 bytes: a chunk of 1 MiB has about 31,000 distinct words, and
+// the table of 65,536 slots then fits a 1 MiB L2 cache, where 24-byte slots
+// with a pointer did not (the slot load was a fifth of the time).
 // clear() forgets only the slots in use, so the table is reused chunk after
 // chunk at the cost of the words it held.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
-/// For each byte: 0 if it separates words, else the byte lower-cased.
-inline constexpr std::array<unsigned char, 256> word_byte = [] {
-    std::array<unsigned char, 256> t{};
-    for (int c = 'a'; c <= 'z'; ++c) t[c] = static_cast<unsigned char>(c);
-    for (int c = 'A'; c <= 'Z'; ++c) t[c] = static_cast<unsigned char>(c - 'A' + 'a');
-    for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<unsigned char>(c);
-    return t;
-}();
-
-inline bool is_word_byte(char c) noexcept { return word_byte[static_cast<unsigned char>(c)] != 0; }
+#include "word_scan.hpp"
 
 class chunk_counts {
 public:
@@ -55,44 +43,81 @@ public:
     }
 
     /// Counts one more occurrence of the word [word, word + length), whose
-    /// FNV-1a hash is `hash`. The chunk must outlive the table's use of it.
+    /// hash is `hash` (word_hash). The chunk must outlive the table's use of it.
     void add(const char* word, std::uint32_t length, std::uint64_t hash) {
+        std::uint64_t packed = 0;
+        if (length <= 8) std::memcpy(&packed, word, length);
+        add(word, length, hash, packed);
+    }
+
+    /// The same, for a word whose first eight bytes are already packed into
+    /// `packed` (first byte lowest, zeros above a shorter word).
+    void add(const char* word, std::uint32_t length, std::uint64_t hash, std::uint64_t packed) {
         const auto h = static_cast<std::uint32_t>(hash);
+        const std::uint64_t key = length <= 8 ? packed : long_key(static_cast<std::uint32_t>(word - base_), length);
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = h & mask;; i = (i + 1) & mask) {
             slot& s = slots_[i];
             if (s.count == 0) {
-                s = slot{static_cast<std::uint32_t>(word - base_), length, 1, h};
+                s = slot{key, h, 1};
                 used_.push_back(static_cast<std::uint32_t>(i));
                 if (used_.size() * 2 > slots_.size()) grow();
                 return;
             }
-            if (s.hash == h && s.length == length && std::memcmp(base_ + s.offset, word, length) == 0) {
+            if (s.hash != h) continue;
+            // A short word is its own key; a long one is checked against
+            // its first occurrence in the chunk.
+            if (length <= 8 ? s.key == key
+                            : (s.key >> 32) == (key >> 32) && std::memcmp(base_ + std::uint32_t(s.key), word, length) == 0) {
                 ++s.count;
                 return;
             }
         }
     }
 
+    /// Hints that the word hashed to `hash` is counted next (count_words
+    /// looks its slot up while it reads the next word).
+    void prefetch(std::uint64_t hash) const noexcept {
+        __builtin_prefetch(&slots_[static_cast<std::uint32_t>(hash) & (slots_.size() - 1)]);
+    }
+
     /// Distinct words counted since clear().
     std::size_t size() const noexcept { return used_.size(); }
 
     /// Calls f(const entry&) for each distinct word, in first-seen order.
+    /// A short word's view points into the table: valid until the next
+    /// add() or clear().
     template <class F>
     void for_each(F&& f) const {
         for (std::uint32_t i : used_) {
             const slot& s = slots_[i];
-            f(entry{std::string_view(base_ + s.offset, s.length), s.count, s.hash});
+            f(entry{word_of(s), s.count, s.hash});
         }
     }
 
 private:
+    // A word of up to 8 bytes is kept in the slot itself (no load from the
+    // chunk to compare it: that load missed the cache for a quarter of the
+    // time); a longer one as its offset into the chunk and its length, with
+    // the top bit set (word bytes are ASCII, so a packed short word never
+    // has it). 16 bytes a slot: a chunk of 1 MiB has about 31,000 distinct
+    // words, and the table of 65,536 slots then fits a 1 MiB L2 cache.
     struct slot {
-        std::uint32_t offset = 0;   // of the word in the chunk
-        std::uint32_t length = 0;
+        std::uint64_t key = 0;
+        std::uint32_t hash = 0;     // low 32 bits of word_hash
         std::uint32_t count = 0;    // 0: an empty slot
-        std::uint32_t hash = 0;     // low 32 bits of FNV-1a
     };
+
+    static constexpr std::uint64_t long_flag = std::uint64_t(1) << 63;
+    static std::uint64_t long_key(std::uint32_t offset, std::uint32_t length) noexcept {
+        return long_flag | (std::uint64_t(length) << 32) | offset;
+    }
+
+    std::string_view word_of(const slot& s) const noexcept {
+        if (s.key & long_flag) return {base_ + std::uint32_t(s.key), std::size_t((s.key & ~long_flag) >> 32)};
+        const auto length = std::size_t(8 - __builtin_clzll(s.key) / 8);   // its last byte is not zero
+        return {reinterpret_cast<const char*>(&s.key), length};            // little-endian: first byte lowest
+    }
 
     void grow() {   // doubles the table, keeping it at most half full
         std::vector<slot> old(slots_.size() * 2);
@@ -113,29 +138,22 @@ private:
 };
 
 /// Counts the words of text into counts (cleared first), which then refers
-/// into text; lower-cases text in place and hashes each word (FNV-1a) as it
-/// goes. Returns the number of words.
+/// into text; lower-cases text in place. Returns the number of words. Each
+/// word is counted after the next one is found, so that the cache miss on
+/// its slot overlaps the scan.
 inline std::uint64_t count_words(std::string& text, chunk_counts& counts) {
     counts.clear(text.data());
-    char* p = text.data();
-    const std::size_t n = text.size();
     std::uint64_t words = 0;
-    std::size_t i = 0;
-    while (i < n) {
-        while (i < n && !is_word_byte(p[i])) ++i;
-        std::size_t j = i;
-        std::uint64_t h = 0xcbf29ce484222325ull;   // FNV-1a of the lower-cased word, in the same pass
-        for (; j < n; ++j) {
-            const unsigned char c = word_byte[static_cast<unsigned char>(p[j])];
-            if (c == 0) break;
-            p[j] = static_cast<char>(c);
-            h = (h ^ c) * 0x100000001b3ull;
-        }
-        if (j > i) {
-            counts.add(p + i, static_cast<std::uint32_t>(j - i), h);
-            ++words;
-        }
-        i = j;
-    }
+    const char* pending = nullptr;   // the word found last, not counted yet
+    std::uint32_t pending_length = 0;
+    std::uint64_t pending_hash = 0;
+    packed_word pending_first = 0;
+    scan_words(text.data(), text.size(), [&](const char* w, std::size_t length, std::uint64_t h, packed_word first) {
+        counts.prefetch(h);
+        if (pending) counts.add(pending, pending_length, pending_hash, pending_first);
+        pending = w, pending_length = static_cast<std::uint32_t>(length), pending_hash = h, pending_first = first;
+        ++words;
+    });
+    if (pending) counts.add(pending, pending_length, pending_hash, pending_first);
     return words;
 }

@@ -5,7 +5,7 @@
 // into one region per reader, each cut on a word boundary; the readers stream
 // their regions in chunks of whole words (pread: the file is never loaded
 // whole) to M mappers over one channel; each mapper tokenizes and counts a
-// chunk locally, then shuffles the partial counts by hash (FNV-1a) to R
+// chunk locally, then shuffles the partial counts by hash (word_hash) to R
 // reducers, each of which owns one partition of the words; the final merge
 // takes the top K of each partition. No memory is shared between the stages:
 // every word count travels through a channel.
@@ -59,31 +59,21 @@ namespace {
 
 // word_byte, is_word_byte and count_words: chunk_counts.hpp.
 
-/// 64-bit FNV-1a, for the reducers' maps (the reducer that owns a word is
-/// picked by the low 32 bits of the same hash, which count_words computes).
-std::uint64_t fnv1a(std::string_view s) noexcept {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
-/// The hash maps' hash: FNV-1a, mixed so that the buckets of a reducer's map
-/// do not all share the residue that sent the words to that reducer.
-struct word_hash {
+/// The hash maps' hash: word_hash (word_scan.hpp), whose low 32 bits also
+/// pick the reducer that owns a word, mixed again so that the buckets of a
+/// reducer's map do not all share the residue that sent the words there.
+struct word_hash_mixed {
     using is_transparent = void;  // find(std::string_view) without building a string
     std::size_t operator()(std::string_view s) const noexcept {
-        std::uint64_t h = fnv1a(s);
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
+        std::uint64_t h = s.empty() ? 0 : word_hash(s.data(), s.size());
+        h ^= h >> 29;
+        h *= 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 32;
         return static_cast<std::size_t>(h);
     }
 };
 
-using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash, std::equal_to<>>;
+using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash_mixed, std::equal_to<>>;
 
 using ranked = std::vector<std::pair<std::string, std::uint64_t>>;
 
@@ -192,7 +182,7 @@ std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<ril
     std::vector<partial> parts(reducers.size());
     for (chunk& text : in) {  // a reference: the iterator holds the received value
         words += count_words(text, counts);
-        counts.for_each([&](const chunk_counts::entry& e) {   // hash = low 32 bits of fnv1a(word): its reducer
+        counts.for_each([&](const chunk_counts::entry& e) {   // hash = low 32 bits of word_hash: its reducer
             parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count);
         });
         for (std::size_t r = 0; r < reducers.size(); ++r) {

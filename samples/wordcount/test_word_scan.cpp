@@ -1,0 +1,135 @@
+// samples/wordcount/test_word_scan.cpp: the 64-byte word scanner and the
+// chunk table against a byte-at-a-time reference, on random text whose words
+// cross the scanner's block edges, end the buffer, run past eight and
+// sixty-four bytes, and sit among bytes >= 0x80.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include "chunk_counts.hpp"
+
+#include <map>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+struct found_word {
+    std::string word;
+    std::uint64_t hash;
+    bool operator==(const found_word&) const = default;
+};
+
+/// The definition, a byte at a time: lower-cases text in place and returns its words.
+std::vector<std::string> reference_words(std::string& text) {
+    std::vector<std::string> words;
+    std::string current;
+    for (char& c : text) {
+        const unsigned char u = static_cast<unsigned char>(c);
+        if ((u >= 'a' && u <= 'z') || (u >= '0' && u <= '9')) current += c;
+        else if (u >= 'A' && u <= 'Z') current += (c = static_cast<char>(u - 'A' + 'a'));
+        else if (!current.empty()) words.push_back(std::exchange(current, {}));
+    }
+    if (!current.empty()) words.push_back(current);
+    return words;
+}
+
+/// Random text of `n` bytes: runs of word bytes (upper and lower case,
+/// digits) of lengths 1..max_word between separators, some of them >= 0x80.
+std::string random_text(std::mt19937_64& rng, std::size_t n, std::size_t max_word) {
+    static const std::string word_bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    static const std::string separators = " \n\t.,;:!?-'\"()[]{}@`/\\_~";
+    std::string s;
+    while (s.size() < n) {
+        std::size_t len = 1 + rng() % max_word;
+        for (std::size_t i = 0; i < len && s.size() < n; ++i) s += word_bytes[rng() % word_bytes.size()];
+        std::size_t gap = 1 + rng() % 3;
+        for (std::size_t i = 0; i < gap && s.size() < n; ++i) {
+            std::uint64_t r = rng();
+            s += r % 4 == 0 ? static_cast<char>(0x80 + (r >> 8) % 128) : separators[(r >> 8) % separators.size()];
+        }
+    }
+    return s;
+}
+
+void check_scan(std::string text) {
+    std::string expected_text = text;
+    std::vector<std::string> expected = reference_words(expected_text);
+    std::vector<found_word> got;
+    scan_words(text.data(), text.size(), [&](const char* w, std::size_t n, std::uint64_t h, packed_word first8) {
+        std::uint64_t want_first = 0;
+        std::memcpy(&want_first, w, n < 8 ? n : 8);
+        CHECK(first8 == want_first);
+        got.push_back({std::string(w, n), h});
+    });
+    CHECK(text == expected_text);   // lower-cased in place, separators untouched
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CHECK(got[i].word == expected[i]);
+        CHECK(got[i].hash == word_hash(expected[i].data(), expected[i].size()));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("scan_words finds exactly the reference's words, lower-cased, with their hashes") {
+    std::mt19937_64 rng(12345);
+    for (std::size_t n = 0; n <= 300; ++n)
+        for (std::size_t max_word : {3, 9, 20, 70}) check_scan(random_text(rng, n, max_word));
+    for (int i = 0; i < 200; ++i) check_scan(random_text(rng, 4096 + rng() % 4096, 1 + rng() % 100));
+}
+
+TEST_CASE("scan_words: words that fill blocks, end the buffer or cross block edges") {
+    for (std::size_t len : {1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200}) {
+        std::string w(len, 'Q');
+        for (std::size_t i = 0; i < len; ++i) w[i] = static_cast<char>("aB3"[i % 3]);
+        check_scan(w);                      // one word, the whole buffer
+        check_scan(" " + w);                // ending the buffer
+        check_scan(w + " ");
+        for (std::size_t pad = 55; pad <= 66; ++pad) {
+            check_scan(std::string(pad, ' ') + w + "," + w);   // across the first block edge
+            check_scan(std::string(pad, '\xff') + w);
+        }
+    }
+    check_scan(std::string(64, ' '));
+    check_scan(std::string(200, '\x80'));
+}
+
+TEST_CASE("equal words hash equally and differing words of every length do not collide here") {
+    std::map<std::uint64_t, std::string> seen;
+    std::mt19937_64 rng(7);
+    for (int i = 0; i < 20000; ++i) {
+        std::size_t n = 1 + rng() % 24;
+        std::string w;
+        for (std::size_t k = 0; k < n; ++k) w += static_cast<char>('a' + rng() % 26);
+        std::uint64_t h = word_hash(w.data(), w.size());
+        auto [it, fresh] = seen.emplace(h, w);
+        CHECK((fresh || it->second == w));
+    }
+    CHECK(word_hash("ab", 2) != word_hash("ba", 2));
+    CHECK(word_hash("abcdefgh", 8) != word_hash("abcdefgh0", 9));
+}
+
+TEST_CASE("count_words counts every word of a chunk exactly, short and long, across chunks") {
+    std::mt19937_64 rng(99);
+    chunk_counts counts;   // reused chunk after chunk, as a mapper does
+    for (int chunk = 0; chunk < 30; ++chunk) {
+        std::string text = random_text(rng, 20000 + rng() % 20000, chunk % 2 ? 4 : 30);
+        text += " Common common COMMON supercalifragilistic SUPERCALIFRAGILISTIC";
+        std::string lowered = text;
+        std::map<std::string, std::uint32_t> want;
+        for (auto& w : reference_words(lowered)) ++want[w];
+        std::uint64_t words = count_words(text, counts);
+        std::uint64_t want_words = 0;
+        for (auto& [w, c] : want) want_words += c;
+        CHECK(words == want_words);
+        std::map<std::string, std::uint32_t> got;
+        counts.for_each([&](const chunk_counts::entry& e) {
+            CHECK(e.hash == (word_hash(e.word.data(), e.word.size()) & 0xffffffffu));
+            CHECK(got.emplace(std::string(e.word), e.count).second);   // each word once
+        });
+        CHECK(counts.size() == want.size());
+        CHECK(got == want);
+    }
+}
