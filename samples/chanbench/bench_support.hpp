@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "../wordcount/chunk_counts.hpp"
+#include "../wordcount/word_totals.hpp"
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
@@ -119,7 +120,7 @@ inline std::pair<long, long> first_primes(long n) {
 }
 
 // ---------------------------------------------------------------- wordcount
-// Words as the WordCount sample counts them (chunk_counts.hpp: word_byte,
+// Words as the WordCount sample counts them (word_scan.hpp, chunk_counts.hpp:
 // count_words). Chunks handed to mappers always end on a separator (or at
 // the end of the file), so no word is split.
 
@@ -132,57 +133,8 @@ struct PartEntry {
 };
 using Part = std::vector<PartEntry>;  // one reducer's share of one chunk
 
-// A reducer's running totals: open addressing over entries that hold the
-// word itself (short words in the string's own bytes), keyed by the carried
-// hash, so a merge costs one probe into the table instead of a bucket and
-// a list node of std::unordered_map, and no second hash of the word.
-class WordTotals {
-public:
-    struct entry {
-        std::string word;
-        uint64_t hash = 0;
-        uint64_t count = 0;   // 0: an empty slot
-    };
-    WordTotals() : slots_(1 << 12) {}
-    void add(std::string_view w, uint64_t hash, uint64_t count) {
-        const size_t mask = slots_.size() - 1;
-        for (size_t i = hash & mask;; i = (i + 1) & mask) {
-            entry& e = slots_[i];
-            if (e.count == 0) {
-                e.word.assign(w.data(), w.size());
-                e.hash = hash;
-                e.count = count;
-                if (++used_ * 2 > slots_.size()) grow();
-                return;
-            }
-            if (e.hash == hash && e.word == w) {
-                e.count += count;
-                return;
-            }
-        }
-    }
-    size_t size() const { return used_; }
-    template <class F>
-    void for_each(F&& f) const {
-        for (const entry& e : slots_)
-            if (e.count) f(e.word, e.count);
-    }
-
-private:
-    void grow() {
-        std::vector<entry> old(slots_.size() * 2);
-        old.swap(slots_);
-        const size_t mask = slots_.size() - 1;
-        for (entry& e : old) {
-            if (!e.count) continue;
-            size_t i = e.hash & mask;
-            while (slots_[i].count) i = (i + 1) & mask;
-            slots_[i] = std::move(e);
-        }
-    }
-    std::vector<entry> slots_;   // a power of two in size, at most half full
-    size_t used_ = 0;
-};
+// A reducer's running totals, keyed by the mapper's hash (samples/wordcount).
+using WordTotals = word_totals;
 
 struct WcFile {
     int fd = -1;
@@ -265,7 +217,7 @@ inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {
     m.for_each([&](const ChunkCounts::entry& e) {
         int r = (int)(e.hash % (uint64_t)reducers);
         if (!parts[r]) { parts[r] = new Part(); parts[r]->reserve(m.size() / reducers + 16); }
-        parts[r]->push_back(PartEntry{std::string(e.text()), e.count, e.hash});
+        parts[r]->emplace_back(std::string(e.text()), e.count, e.hash);
     });
     return parts;
 }

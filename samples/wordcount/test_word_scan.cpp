@@ -1,11 +1,13 @@
-// samples/wordcount/test_word_scan.cpp: the 64-byte word scanner and the
-// chunk table against a byte-at-a-time reference, on random text whose words
+// samples/wordcount/test_word_scan.cpp: the 64-byte word scanner, the
+// mapper's chunk table and the reducer's totals against a byte-at-a-time
+// reference and std::map, on random text whose words
 // cross the scanner's block edges, end the buffer, run past eight and
 // sixty-four bytes, and sit among bytes >= 0x80.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include "chunk_counts.hpp"
+#include "word_totals.hpp"
 
 #include <map>
 #include <random>
@@ -130,6 +132,30 @@ TEST_CASE("count_words counts every word of a chunk exactly, short and long, acr
             CHECK(got.emplace(std::string(e.word), e.count).second);   // each word once
         });
         CHECK(counts.size() == want.size());
+        CHECK(got == want);
+    }
+}
+
+TEST_CASE("word_totals merges partial counts exactly, for a reducer that owns one hash residue") {
+    std::mt19937_64 rng(2024);
+    constexpr std::uint64_t reducers = 4;
+    for (std::uint64_t owner = 0; owner < reducers; ++owner) {
+        word_totals totals;
+        std::map<std::string, std::uint64_t> want;
+        for (int i = 0; i < 60000; ++i) {
+            std::size_t n = 1 + rng() % 20;   // long ones too (past SSO and past 8 bytes)
+            std::string w;
+            for (std::size_t k = 0; k < n; ++k) w += static_cast<char>('a' + rng() % 6);
+            const std::uint64_t h = word_hash(w.data(), w.size()) & 0xffffffffu;
+            if (h % reducers != owner) continue;   // this reducer's words only
+            const std::uint64_t c = 1 + rng() % 5;
+            want[w] += c;
+            if (i % 2) totals.add(std::string_view(w), h, c);
+            else totals.add(std::string(w), h, c);
+        }
+        std::map<std::string, std::uint64_t> got;
+        totals.for_each([&](const std::string& w, std::uint64_t c) { CHECK(got.emplace(w, c).second); });
+        CHECK(totals.size() == want.size());
         CHECK(got == want);
     }
 }

@@ -28,6 +28,7 @@
 #include <fmt/core.h>
 
 #include "chunk_counts.hpp"
+#include "word_totals.hpp"
 #include "cli.hpp"
 
 #include <algorithm>
@@ -45,7 +46,6 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -59,22 +59,6 @@ namespace {
 
 // word_byte, is_word_byte and count_words: chunk_counts.hpp.
 
-/// The hash maps' hash: word_hash (word_scan.hpp), whose low 32 bits also
-/// pick the reducer that owns a word, mixed again so that the buckets of a
-/// reducer's map do not all share the residue that sent the words there.
-struct word_hash_mixed {
-    using is_transparent = void;  // find(std::string_view) without building a string
-    std::size_t operator()(std::string_view s) const noexcept {
-        std::uint64_t h = s.empty() ? 0 : word_hash(s.data(), s.size());
-        h ^= h >> 29;
-        h *= 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 32;
-        return static_cast<std::size_t>(h);
-    }
-};
-
-using word_counts = std::unordered_map<std::string, std::uint64_t, word_hash_mixed, std::equal_to<>>;
-
 using ranked = std::vector<std::pair<std::string, std::uint64_t>>;
 
 /// Count descending, then word ascending (byte order).
@@ -83,22 +67,30 @@ bool ranks_before(const std::pair<std::string, std::uint64_t>& a, const std::pai
 }
 
 /// The k most frequent words of counts, best first.
-ranked top_k(const word_counts& counts, std::size_t k) {
-    std::vector<const word_counts::value_type*> all;
+ranked top_k(const word_totals& counts, std::size_t k) {
+    using counted = std::pair<const std::string*, std::uint64_t>;
+    std::vector<counted> all;
     all.reserve(counts.size());
-    for (const auto& kv : counts) all.push_back(&kv);
+    counts.for_each([&](const std::string& w, std::uint64_t n) { all.emplace_back(&w, n); });
     k = std::min(k, all.size());
-    auto before = [](auto* a, auto* b) { return a->second != b->second ? a->second > b->second : a->first < b->first; };
+    auto before = [](const counted& a, const counted& b) { return a.second != b.second ? a.second > b.second : *a.first < *b.first; };
     std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), before);
     ranked out;
-    for (std::size_t i = 0; i < k; ++i) out.emplace_back(all[i]->first, all[i]->second);
+    for (std::size_t i = 0; i < k; ++i) out.emplace_back(*all[i].first, all[i].second);
     return out;
 }
 
 // ---------------------------------------------------------------- the pipeline
 
 using chunk = std::string;                                           // whole words only
-using partial = std::vector<std::pair<std::string, std::uint64_t>>;  // one chunk's counts, for one reducer
+/// One word's count in one chunk, with the hash the mapper computed (the
+/// reducer's table is keyed by it: no second hash of the word).
+struct partial_count {
+    std::string word;
+    std::uint64_t count;
+    std::uint32_t hash;   // low 32 bits of word_hash
+};
+using partial = std::vector<partial_count>;  // one chunk's counts, for one reducer
 
 /// pread() until len bytes or end of file; throws on an I/O error.
 std::size_t read_at(int fd, std::uint64_t offset, char* buf, std::size_t len) {
@@ -183,7 +175,7 @@ std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<ril
     for (chunk& text : in) {  // a reference: the iterator holds the received value
         words += count_words(text, counts);
         counts.for_each([&](const chunk_counts::entry& e) {   // hash = low 32 bits of word_hash: its reducer
-            parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count);
+            parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count, std::uint32_t(e.hash));
         });
         for (std::size_t r = 0; r < reducers.size(); ++r) {
             if (parts[r].empty()) continue;
@@ -203,12 +195,12 @@ struct partition_result {
 /// A reducer: merges the partial counts of the words it owns until its
 /// channel is closed, then ranks them.
 partition_result reduce_partials(const rill::recv_chan<partial>& in, std::size_t k) {
-    word_counts counts;
+    word_totals counts;
     partition_result out;
     for (partial& p : in) {
-        for (auto& [w, n] : p) {
-            counts.try_emplace(std::move(w), 0).first->second += n;  // moves w only when new
-            out.words += n;
+        for (partial_count& c : p) {
+            counts.add(std::move(c.word), c.hash, c.count);  // moves the word only when it is new
+            out.words += c.count;
         }
     }
     out.distinct = counts.size();
