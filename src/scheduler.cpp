@@ -140,6 +140,11 @@ void worker::push_next(coroutine* c) {
     next_ = c;
 }
 
+void worker::push_next_unless_taken(coroutine* c) {
+    if (next_) push_local(c);
+    else next_ = c;
+}
+
 void worker::push_local(coroutine* c) {
     local.push(c);
     sched.wake_one_if_idle();
@@ -373,7 +378,13 @@ coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool r
 
 void scheduler::ready(coroutine* c) {
     worker* w = current_worker();
-    if (w && &w->sched == this && current_coroutine()) w->push_next(c);
+    if (w && &w->sched == this && current_coroutine()) {
+        // Every wake follows a claim that set `fired` on this thread (the
+        // claimer is the caller), so it is the node that ended this wait.
+        const wait_node* fired = c->wait.fired;
+        if (fired && fired->is_send) w->push_next_unless_taken(c);
+        else w->push_next(c);
+    }
     else if (w && &w->sched == this) w->push_local(c);
     else push_global(c);
 }

@@ -1,7 +1,9 @@
 // src/scheduler.hpp: the worker pool behind a runtime.
 //
 // Each worker has a `next` slot (the coroutine it just woke runs next: what
-// makes a ping-pong cheap), a local run queue, and parks on a semaphore when
+// makes a ping-pong cheap; a woken sender takes it only when it is free, so
+// that a pipeline stage's downstream partner, woken with a value, keeps its
+// turn), a local run queue, and parks on a semaphore when
 // it finds nothing. Outside threads and timers push to the global queue.
 // An idle worker steals half of a random victim's local queue.
 //
@@ -73,6 +75,10 @@ public:
     void loop();
     /// The coroutine just woken by this worker's coroutine: it runs next.
     void push_next(coroutine* c);
+    /// The same for a coroutine woken because its send completed: into
+    /// `next` when it is free, else behind the local queue (it does not
+    /// push out a coroutine woken with a value to work on).
+    void push_next_unless_taken(coroutine* c);
     void push_local(coroutine* c);
     /// Work for this worker to do after the current coroutine switched out
     /// (release channel locks, requeue a yielder).
