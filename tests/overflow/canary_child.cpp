@@ -1,6 +1,8 @@
 // tests/overflow/canary_child.cpp: an overflow on a slab stack, which has no
 // guard page of its own. 1,100 blocked coroutines use up the process's 1,024
-// guarded stacks and the first slab stacks; the next coroutine, on a slab
+// guarded stacks and the first slab stacks (the root waits until all of
+// them have started, so which stack the next one gets does not depend on
+// the order the run queue starts them in); the next coroutine, on a slab
 // stack in the middle of its slab, recurses about 10 KiB past its bottom and
 // returns. At its next switch the canary (the reserved top of the stack
 // below) is found written, and the process aborts naming the coroutine.
@@ -21,11 +23,18 @@ int fill_down(int n) {
 
 int main() {
     rill::options o;
-    o.threads = 1;   // the coroutines start in spawn order: who gets which stack is fixed
+    o.threads = 1;   // one worker: who gets which stack is fixed
     o.stack_size = 64 * 1024;
     rill::run([] {
         rill::chan<int> never;
-        for (int i = 0; i < 1100; ++i) rill::go([&never] { never.recv(); });
+        rill::wait_group started;   // all 1,100 hold their stacks before the overflowing one starts
+        started.add(1100);
+        for (int i = 0; i < 1100; ++i)
+            rill::go([&never, &started] {
+                started.done();
+                never.recv();
+            });
+        started.wait();
         rill::go("slab overflow", [] {
             std::printf("%d\n", fill_down(64 * 1024 / 512 + 20));   // ~74 KiB of frames on a 64 KiB stack
             rill::yield();   // the switch-out checks the canary

@@ -41,9 +41,9 @@ void after_switch(report& r, std::uint64_t id, const std::array<std::uint64_t, 3
     ++r.switches;
 }
 
-/// require_migration: with two or more workers, some coroutine must have run
-/// on two threads (where the test's design moves coroutines between workers).
-void check_reports(const std::vector<report>& reports, long want_switches, bool require_migration) {
+/// Checks every coroutine's reports; returns whether some coroutine ran on
+/// two threads or more.
+bool check_reports(const std::vector<report>& reports, long want_switches) {
     long switches = 0;
     std::size_t most_threads = 0;
     for (const report& r : reports) {
@@ -54,7 +54,20 @@ void check_reports(const std::vector<report>& reports, long want_switches, bool 
         most_threads = std::max(most_threads, r.threads_seen.size());
     }
     CHECK(switches == want_switches);
-    if (require_migration && test_threads() >= 2) CHECK(most_threads >= 2);
+    return most_threads >= 2;
+}
+
+/// For the tests whose design moves coroutines between workers: with two
+/// workers or more, some coroutine must run on two threads. Which worker
+/// picks a wake from the shared queue is up to timing (on 2 cores with 4
+/// workers, the OS may leave every other worker off the CPU for a short
+/// run: 1 run in 40 here), so each attempt is checked in full and
+/// migration is required of at least one of up to five attempts.
+template <class RunOnce>
+void check_with_migration(RunOnce run_once, long want_switches) {
+    bool migrated = false;
+    for (int attempt = 0; attempt < 5 && !migrated; ++attempt) migrated = check_reports(run_once(), want_switches);
+    if (test_threads() >= 2) CHECK(migrated);
 }
 
 }  // namespace
@@ -93,7 +106,7 @@ TEST_CASE("migration stress: tokens passed around a ring, with yields in between
         wg.wait();
     }, test_options());
 
-    check_reports(reports, 2L * tokens * hops_per_token, false);
+    check_reports(reports, 2L * tokens * hops_per_token);
 }
 
 TEST_CASE("migration stress: coroutines woken by plain threads while every worker is busy") {
@@ -101,85 +114,89 @@ TEST_CASE("migration stress: coroutines woken by plain threads while every worke
     // whichever busy worker looks there first resumes the coroutine.
     constexpr int coroutines = 8, plain_threads = 2, messages = 2000;
     const int busy = int(2 * test_threads());
-    std::vector<report> reports(coroutines);
-    {
-        rill::runtime rt(rill_test::plain_thread_options());
-        std::atomic<bool> stop{false};
-        rill::wait_group busy_done, done;
-        busy_done.add(busy);
-        for (int i = 0; i < busy; ++i) {
-            rt.spawn([&] {
-                while (!stop) rill::yield();
-                busy_done.done();
-            });
+    check_with_migration([&] {
+        std::vector<report> reports(coroutines);
+        {
+            rill::runtime rt(rill_test::plain_thread_options());
+            std::atomic<bool> stop{false};
+            rill::wait_group busy_done, done;
+            busy_done.add(busy);
+            for (int i = 0; i < busy; ++i) {
+                rt.spawn([&] {
+                    while (!stop) rill::yield();
+                    busy_done.done();
+                });
+            }
+            rill::chan<int> from_threads;
+            rill::chan<int> between(2);
+            done.add(coroutines);
+            for (int i = 0; i < coroutines; ++i) {
+                rt.spawn([&, i, from_threads, between] {
+                    const std::uint64_t id = rill::coroutine_id();
+                    std::array<std::uint64_t, 32> stack_data;
+                    for (std::size_t k = 0; k < stack_data.size(); ++k) stack_data[k] = id * 1000 + k;
+                    for (int v : from_threads) {
+                        after_switch(reports[i], id, stack_data);
+                        between.send(v);
+                        after_switch(reports[i], id, stack_data);
+                        (void)between.recv();
+                        after_switch(reports[i], id, stack_data);
+                    }
+                    done.done();
+                });
+            }
+            std::vector<std::thread> ts;
+            for (int t = 0; t < plain_threads; ++t)
+                ts.emplace_back([from_threads] { for (int m = 0; m < messages; ++m) from_threads.send(m); });
+            for (auto& t : ts) t.join();
+            from_threads.close();
+            done.wait();
+            stop = true;
+            busy_done.wait();
+            rt.wait();
         }
-        rill::chan<int> from_threads;
-        rill::chan<int> between(2);
-        done.add(coroutines);
-        for (int i = 0; i < coroutines; ++i) {
-            rt.spawn([&, i, from_threads, between] {
-                const std::uint64_t id = rill::coroutine_id();
-                std::array<std::uint64_t, 32> stack_data;
-                for (std::size_t k = 0; k < stack_data.size(); ++k) stack_data[k] = id * 1000 + k;
-                for (int v : from_threads) {
-                    after_switch(reports[i], id, stack_data);
-                    between.send(v);
-                    after_switch(reports[i], id, stack_data);
-                    (void)between.recv();
-                    after_switch(reports[i], id, stack_data);
-                }
-                done.done();
-            });
-        }
-        std::vector<std::thread> ts;
-        for (int t = 0; t < plain_threads; ++t)
-            ts.emplace_back([from_threads] { for (int m = 0; m < messages; ++m) from_threads.send(m); });
-        for (auto& t : ts) t.join();
-        from_threads.close();
-        done.wait();
-        stop = true;
-        busy_done.wait();
-        rt.wait();
-    }
-    check_reports(reports, 3L * plain_threads * messages, true);
+        return reports;
+    }, 3L * plain_threads * messages);
 }
 
 TEST_CASE("migration stress: coroutines woken by timers and by each other while every worker is busy") {
     constexpr int migrators = 8, rounds = 1000;
     const int busy = int(2 * test_threads());
-    std::vector<report> reports(migrators);
-    rill::run([&] {
-        std::atomic<bool> stop{false};
-        rill::wait_group busy_done, done;
-        for (int i = 0; i < busy; ++i) {
-            busy_done.add(1);
-            rill::go([&] {
-                while (!stop) rill::yield();
-                busy_done.done();
-            });
-        }
-        rill::chan<int> baton;
-        for (int i = 0; i < migrators; ++i) {
-            done.add(1);
-            rill::go([&, i, baton] {
-                const std::uint64_t id = rill::coroutine_id();
-                std::array<std::uint64_t, 32> stack_data;
-                for (std::size_t k = 0; k < stack_data.size(); ++k) stack_data[k] = id * 1000 + k;
-                for (int k = 0; k < rounds; ++k) {
-                    rill::sleep_for(std::chrono::microseconds(10));
-                    after_switch(reports[i], id, stack_data);
-                    if (i % 2) baton.send(k);
-                    else (void)baton.recv();
-                    after_switch(reports[i], id, stack_data);
-                }
-                done.done();
-            });
-        }
-        done.wait();
-        stop = true;
-        busy_done.wait();
-    }, test_options());
-    check_reports(reports, 2L * migrators * rounds, true);
+    check_with_migration([&] {
+        std::vector<report> reports(migrators);
+        rill::run([&] {
+            std::atomic<bool> stop{false};
+            rill::wait_group busy_done, done;
+            for (int i = 0; i < busy; ++i) {
+                busy_done.add(1);
+                rill::go([&] {
+                    while (!stop) rill::yield();
+                    busy_done.done();
+                });
+            }
+            rill::chan<int> baton;
+            for (int i = 0; i < migrators; ++i) {
+                done.add(1);
+                rill::go([&, i, baton] {
+                    const std::uint64_t id = rill::coroutine_id();
+                    std::array<std::uint64_t, 32> stack_data;
+                    for (std::size_t k = 0; k < stack_data.size(); ++k) stack_data[k] = id * 1000 + k;
+                    for (int k = 0; k < rounds; ++k) {
+                        rill::sleep_for(std::chrono::microseconds(10));
+                        after_switch(reports[i], id, stack_data);
+                        if (i % 2) baton.send(k);
+                        else (void)baton.recv();
+                        after_switch(reports[i], id, stack_data);
+                    }
+                    done.done();
+                });
+            }
+            done.wait();
+            stop = true;
+            busy_done.wait();
+        }, test_options());
+        return reports;
+    }, 2L * migrators * rounds);
 }
 
 TEST_CASE("migration stress: many coroutines yielding while others ping-pong") {
@@ -225,5 +242,5 @@ TEST_CASE("migration stress: many coroutines yielding while others ping-pong") {
         }
         wg.wait();
     }, test_options());
-    check_reports(reports, long(yielders) * rounds + 2L * pairs * exchanges, false);
+    check_reports(reports, long(yielders) * rounds + 2L * pairs * exchanges);
 }
