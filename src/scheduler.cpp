@@ -380,7 +380,10 @@ void scheduler::ready(coroutine* c) {
     worker* w = current_worker();
     if (w && &w->sched == this && current_coroutine()) {
         // Every wake follows a claim that set `fired` on this thread (the
-        // claimer is the caller), so it is the node that ended this wait.
+        // claimer is the caller), so it is the node that ended this wait,
+        // still alive on the parked waiter's stack. Only wake() may call
+        // ready(): after the waiter runs again, `fired` dangles. (Not
+        // asserted: the phase load cost pingpong 1.5%.)
         const wait_node* fired = c->wait.fired;
         if (fired && fired->is_send) w->push_next_unless_taken(c);
         else w->push_next(c);

@@ -2,7 +2,11 @@
 // mapper's chunk table and the reducer's totals against a byte-at-a-time
 // reference and std::map, on random text whose words
 // cross the scanner's block edges, end the buffer, run past eight and
-// sixty-four bytes, and sit among bytes >= 0x80.
+// sixty-four bytes, and sit among bytes >= 0x80, NULs and control bytes.
+// The scanner reads from buffers of exactly the text's size, so that a
+// read past the end shows under AddressSanitizer; the tables are also
+// given words that share one hash, so that only their equality checks keep
+// them apart.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
@@ -10,6 +14,7 @@
 #include "word_totals.hpp"
 
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -41,7 +46,7 @@ std::vector<std::string> reference_words(std::string& text) {
 /// digits) of lengths 1..max_word between separators, some of them >= 0x80.
 std::string random_text(std::mt19937_64& rng, std::size_t n, std::size_t max_word) {
     static const std::string word_bytes = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    static const std::string separators = " \n\t.,;:!?-'\"()[]{}@`/\\_~";
+    static const std::string separators = std::string(" \n\t.,;:!?-'\"()[]{}@`/\\_~\x7f\x01\x1f\r") + '\0';
     std::string s;
     while (s.size() < n) {
         std::size_t len = 1 + rng() % max_word;
@@ -59,13 +64,16 @@ void check_scan(std::string text) {
     std::string expected_text = text;
     std::vector<std::string> expected = reference_words(expected_text);
     std::vector<found_word> got;
-    scan_words(text.data(), text.size(), [&](const char* w, std::size_t n, std::uint64_t h, packed_word first8) {
+    // Exactly text.size() bytes (a std::string has spare capacity and a NUL after its end).
+    auto exact = std::make_unique<char[]>(text.size());
+    std::memcpy(exact.get(), text.data(), text.size());
+    scan_words(exact.get(), text.size(), [&](const char* w, std::size_t n, std::uint64_t h, packed_word first8) {
         std::uint64_t want_first = 0;
         std::memcpy(&want_first, w, n < 8 ? n : 8);
         CHECK(first8 == want_first);
         got.push_back({std::string(w, n), h});
     });
-    CHECK(text == expected_text);   // lower-cased in place, separators untouched
+    CHECK(std::string(exact.get(), text.size()) == expected_text);   // lower-cased in place, separators untouched
     REQUIRE(got.size() == expected.size());
     for (std::size_t i = 0; i < got.size(); ++i) {
         CHECK(got[i].word == expected[i]);
@@ -158,4 +166,65 @@ TEST_CASE("word_totals merges partial counts exactly, for a reducer that owns on
         CHECK(totals.size() == want.size());
         CHECK(got == want);
     }
+}
+
+TEST_CASE("count_words on empty chunks and chunks without words, after a full one") {
+    chunk_counts counts;
+    std::string full = "alpha beta alpha";
+    CHECK(count_words(full, counts) == 3);
+    CHECK(counts.size() == 2);
+    for (std::string text : {std::string(), std::string(" ,.\n"), std::string(100, '\0'), std::string(70, '\x7f')}) {
+        CHECK(count_words(text, counts) == 0);
+        CHECK(counts.size() == 0);   // the previous chunk's words are forgotten
+        std::size_t seen = 0;
+        counts.for_each([&](const chunk_counts::entry&) { ++seen; });
+        CHECK(seen == 0);
+    }
+}
+
+TEST_CASE("chunk_counts keeps words apart that share one hash") {
+    // Short words (kept in the slot), long words of one length, a short and
+    // a long word, and two words of one length that differ only after byte 8.
+    const std::vector<std::string> words = {"a",         "b",          "ab",         "abcdefgh",   "abcdefgi",
+                                            "abcdefghij", "abcdefghik", "abcdefghijk", "0123456789x", "0123456789y",
+                                            "zzzzzzzz1",  "zzzzzzzz2"};
+    std::string chunk;
+    std::vector<std::pair<std::size_t, std::size_t>> where;   // offset, length of each occurrence
+    std::map<std::string, std::uint32_t> want;
+    for (int round = 0; round < 3; ++round)
+        for (std::size_t i = 0; i < words.size(); ++i)
+            if (round == 0 || i % (std::size_t(round) + 1) == 0) {
+                where.emplace_back(chunk.size(), words[i].size());
+                chunk += words[i] + " ";
+                ++want[words[i]];
+            }
+    for (std::uint64_t fixed_hash : {std::uint64_t(0), std::uint64_t(0x12345678)}) {
+        chunk_counts counts;
+        counts.clear(chunk.data());
+        for (auto [offset, length] : where) counts.add(chunk.data() + offset, std::uint32_t(length), fixed_hash);
+        std::map<std::string, std::uint32_t> got;
+        counts.for_each([&](const chunk_counts::entry& e) {
+            CHECK(e.hash == fixed_hash);
+            CHECK(got.emplace(std::string(e.word), e.count).second);
+        });
+        CHECK(got == want);
+    }
+}
+
+TEST_CASE("word_totals keeps words apart that share one hash, and ignores zero counts") {
+    word_totals totals;
+    std::map<std::string, std::uint64_t> want;
+    std::mt19937_64 rng(5);
+    for (int i = 0; i < 3000; ++i) {   // enough to grow the table while every word collides
+        std::string w = "w" + std::to_string(rng() % 1500);
+        const std::uint64_t c = 1 + rng() % 3;
+        want[w] += c;
+        totals.add(std::string_view(w), 42, c);
+    }
+    totals.add(std::string_view("never"), 42, 0);
+    totals.add(std::string_view("w0"), 42, 0);
+    std::map<std::string, std::uint64_t> got;
+    totals.for_each([&](const std::string& w, std::uint64_t c) { CHECK(got.emplace(w, c).second); });
+    CHECK(totals.size() == want.size());
+    CHECK(got == want);
 }

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -31,6 +32,10 @@ inline constexpr std::array<unsigned char, 256> word_byte = [] {
 }();
 
 inline bool is_word_byte(char c) noexcept { return word_byte[static_cast<unsigned char>(c)] != 0; }
+
+// Words are loaded eight bytes at a time with the first byte lowest, and
+// chunk_counts keeps short words in that form.
+static_assert(std::endian::native == std::endian::little, "word_scan.hpp: the word loads assume a little-endian machine");
 
 namespace word_scan_detail {
 

@@ -21,8 +21,9 @@ class word_totals {
 public:
     word_totals() : slots_(std::size_t(1) << 12), shift_(64 - 12) {}
 
-    /// Adds `count` to the word's total; `hash` is the mapper's (word_hash,
-    /// or its low 32 bits: the same for every occurrence of the word).
+    /// Adds `count` (at least 1: a zero count marks an empty slot) to the
+    /// word's total; `hash` is the mapper's (word_hash, or its low 32 bits:
+    /// the same for every occurrence of the word).
     void add(std::string_view word, std::uint64_t hash, std::uint64_t count) { add_impl(word, hash, count, [&] { return std::string(word); }); }
 
     /// The same, taking the word's string when the word is new.
@@ -51,6 +52,7 @@ private:
 
     template <class MakeWord>
     void add_impl(std::string_view word, std::uint64_t hash, std::uint64_t count, MakeWord make_word) {
+        if (count == 0) return;   // nothing to add, and a zero would read as an empty slot
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = home(hash);; i = (i + 1) & mask) {
             slot& s = slots_[i];
