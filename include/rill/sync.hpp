@@ -19,7 +19,11 @@
 namespace rill {
 
 /// Waits for a collection of coroutines to finish (Go's sync.WaitGroup).
-class wait_group {
+/// On a cache line of its own: a wait_group usually lives in the frame of
+/// the coroutine that spawns the workers and waits, whose locals would
+/// otherwise share its line, so every done() on another worker would pull
+/// the line away from the spawner, and back.
+class alignas(64) wait_group {
 public:
     wait_group();
     /// A named wait_group: deadlock reports show the name.
