@@ -80,14 +80,14 @@ std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* 
 chan_core::chan_core(std::size_t capacity, const elem_ops* ops, const char* label, const char* send_op, const char* recv_op)
     : capacity_(capacity), ops_(ops), trivial_(ops->trivial), elem_size_(std::uint32_t(ops->size)), label_(label), send_op_(send_op), recv_op_(recv_op) {
     if (capacity_ > 0) buffer_ = static_cast<unsigned char*>(::operator new(capacity_ * ops_->size, std::align_val_t(ops_->align)));
-    live_counts::channels.fetch_add(1, std::memory_order_relaxed);
+    live_counts::channel_made();
 }
 
 chan_core::~chan_core() {
     std::size_t n = count_.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < n; ++i) destroy_value(slot_at(ring_index(head_ + i)));
     if (buffer_) ::operator delete(buffer_, std::align_val_t(ops_->align));
-    live_counts::channels.fetch_sub(1, std::memory_order_relaxed);
+    live_counts::channel_gone();
 }
 
 // Trivially copyable values of the usual sizes are copied inline (a chain

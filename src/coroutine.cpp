@@ -63,7 +63,7 @@ coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<t
 #if defined(RILL_TSAN)
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif
-    live_counts::coroutines.fetch_add(1, std::memory_order_relaxed);
+    live_counts::coroutine_made();
 }
 
 coroutine::~coroutine() {
@@ -71,7 +71,7 @@ coroutine::~coroutine() {
 #if defined(RILL_TSAN)
     __tsan_destroy_fiber(tsan_fiber_);
 #endif
-    live_counts::coroutines.fetch_sub(1, std::memory_order_relaxed);
+    live_counts::coroutine_gone();
 }
 
 coroutine* coroutine::resume(worker& w) {

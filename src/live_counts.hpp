@@ -1,4 +1,18 @@
 // src/live_counts.hpp: process-wide counts of live objects, for rill::live().
+//
+// Coroutines and channels are counted where they are made and destroyed,
+// which for a coroutine is usually on two threads: the spawner adds one,
+// the worker that retires it takes one off. A shared atomic counter put a
+// contended locked instruction on both sides of every spawn (a cache line
+// passed between the workers per coroutine), so these two counts are kept
+// per thread: each thread changes only its own cell, with a plain load and
+// store, and live() adds the cells up. A cell can go negative (a thread
+// that retires more than it spawns); the sum cannot. A thread that exits
+// leaves its cell, value and all, to the next thread that needs one; cells
+// are never freed (one per thread alive at once).
+//
+// live() is exact once the threads that counted are joined or otherwise
+// synchronised with the caller (how the test suites use it: after a run).
 #pragma once
 
 #include <atomic>
@@ -6,9 +20,30 @@
 
 namespace rill::detail::live_counts {
 
-inline std::atomic<std::size_t> coroutines{0};
+struct alignas(64) count_cell {
+    std::atomic<long> coroutines{0};   // written by the owning thread only
+    std::atomic<long> channels{0};
+    std::atomic<bool> in_use{false};   // owned by a thread (set by the CAS that takes it)
+    count_cell* next = nullptr;        // every cell ever made (push-only list)
+};
+
+/// The calling thread's cell, taken on its first use.
+count_cell& my_cell() noexcept;
+
+inline void add(std::atomic<long>& counter, long n) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+inline void coroutine_made() noexcept { add(my_cell().coroutines, 1); }
+inline void coroutine_gone() noexcept { add(my_cell().coroutines, -1); }
+inline void channel_made() noexcept { add(my_cell().channels, 1); }
+inline void channel_gone() noexcept { add(my_cell().channels, -1); }
+
+/// Sums of every cell.
+std::size_t coroutines() noexcept;
+std::size_t channels() noexcept;
+
+// Rarely changed: plain shared counters.
 inline std::atomic<std::size_t> stacks{0};
-inline std::atomic<std::size_t> channels{0};
 inline std::atomic<std::size_t> timers{0};
 inline std::atomic<std::size_t> runtimes{0};
 

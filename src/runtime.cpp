@@ -58,7 +58,7 @@ void set_coroutine_name(std::string name) {
 
 live_objects live() noexcept {
     using namespace detail::live_counts;
-    return {coroutines.load(), stacks.load(), channels.load(), timers.load(), runtimes.load()};
+    return {coroutines(), stacks.load(), channels(), timers.load(), runtimes.load()};
 }
 
 namespace detail {

@@ -125,7 +125,10 @@ std::uint64_t coroutine_id() noexcept;
 void set_coroutine_name(std::string name);
 
 /// Objects alive in the whole process: what the test suites check is zero
-/// at their end. Counts are updated as objects are created and destroyed.
+/// at their end. Counts are updated as objects are created and destroyed;
+/// coroutines and channels are counted per thread and summed here, so the
+/// figures are exact once the threads that made and destroyed them are
+/// done or synchronised with the caller (after a run has returned).
 struct live_objects {
     std::size_t coroutines = 0;
     std::size_t stacks = 0;
