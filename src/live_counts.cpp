@@ -7,8 +7,6 @@ namespace {
 
 std::atomic<count_cell*> all_cells{nullptr};
 
-[[gnu::tls_model("initial-exec")]] thread_local count_cell* tls_cell = nullptr;
-
 /// Gives the thread's cell back as the thread exits. A count changed by a
 /// later thread_local destructor of the same thread takes the cell again
 /// (my_cell finds tls_cell null) and keeps it: a cell lost to reuse, never
@@ -21,6 +19,8 @@ struct cell_release {
         }
     }
 };
+
+}  // namespace
 
 count_cell& take_cell() noexcept {
     for (count_cell* c = all_cells.load(std::memory_order_acquire); c; c = c->next) {
@@ -44,6 +44,8 @@ count_cell& take_cell() noexcept {
     return *tls_cell;
 }
 
+namespace {
+
 long sum(std::atomic<long> count_cell::*field) noexcept {
     long total = 0;
     for (count_cell* c = all_cells.load(std::memory_order_acquire); c; c = c->next) total += (c->*field).load(std::memory_order_acquire);
@@ -51,11 +53,6 @@ long sum(std::atomic<long> count_cell::*field) noexcept {
 }
 
 }  // namespace
-
-count_cell& my_cell() noexcept {
-    if (count_cell* c = tls_cell) return *c;
-    return take_cell();
-}
 
 std::size_t coroutines() noexcept { return std::size_t(sum(&count_cell::coroutines)); }
 std::size_t channels() noexcept { return std::size_t(sum(&count_cell::channels)); }

@@ -27,8 +27,19 @@ struct alignas(64) count_cell {
     count_cell* next = nullptr;        // every cell ever made (push-only list)
 };
 
-/// The calling thread's cell, taken on its first use.
-count_cell& my_cell() noexcept;
+/// The calling thread's cell, once it has one (constant-initialised: read
+/// without a TLS wrapper call).
+[[gnu::tls_model("initial-exec")]] inline thread_local count_cell* tls_cell = nullptr;
+
+/// Takes a cell for the calling thread (its first count).
+count_cell& take_cell() noexcept;
+
+/// The calling thread's cell.
+inline count_cell& my_cell() noexcept {
+    if (count_cell* c = tls_cell) [[likely]]
+        return *c;
+    return take_cell();
+}
 
 inline void add(std::atomic<long>& counter, long n) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
