@@ -89,8 +89,13 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
     return c;
 }
 
-coroutine* run_queue::steal_into(run_queue& into) noexcept {
+[[gnu::noinline]] coroutine* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
+    if (count_ == 1 && head_ != lone_seen_) {   // a lone coroutine: left to its worker for one look
+        lone_seen_ = head_;
+        lock_.unlock();
+        return nullptr;
+    }
     // Half, at most max_steal: the walk to the cut is under the lock, over
     // records the owner wrote (cache misses each), and the owner's pushes
     // wait meanwhile.
