@@ -89,6 +89,8 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
     return c;
 }
 
+// Out of line: the thieves' path, kept out of find_work, which every
+// worker runs between coroutines.
 [[gnu::noinline]] coroutine* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
     if (count_ == 1 && head_ != lone_seen_) {   // a lone coroutine: left to its worker for one look
