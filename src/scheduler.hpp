@@ -66,7 +66,7 @@ public:
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
-    spinlock lock_;                        // guards head_, tail_, count_
+    spinlock lock_;                        // guards head_, tail_, count_, lone_seen_
     coroutine* head_ = nullptr;
     coroutine* tail_ = nullptr;
     std::size_t count_ = 0;

@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
             for (long i = 0; i < waiters; ++i)
                 rill::go([&] {
                     std::uint64_t mix = 0;   // the work's result, kept so that it is done
+                    arrived.done();
                     for (long r = 0; r < rounds; ++r) {
-                        if (r == 0) arrived.done();
                         if (gates[std::size_t(r)].recv()) std::abort();   // closed: no value
                         std::uint64_t x = std::uint64_t(r);
                         for (long k = 0; k < work; ++k) x = x * 6364136223846793005u + 1442695040888963407u;
