@@ -300,7 +300,7 @@ constexpr std::size_t stack_cache_limit = 32;
 }
 
 pooled_stack_info worker::take_stack() {
-    if (stack_cache_.empty()) return sched.stacks.allocate();
+    if (stack_cache_.empty()) return sched.stacks.allocate(index);
     pooled_stack_info s = stack_cache_.back();
     stack_cache_.pop_back();
     return s;

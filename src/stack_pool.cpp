@@ -71,29 +71,29 @@ stack_pool::~stack_pool() {
     live_counts::stacks.fetch_sub(free_.size(), std::memory_order_relaxed);
 }
 
-pooled_stack_info stack_pool::allocate() {
+pooled_stack_info stack_pool::allocate(unsigned lane) {
     std::scoped_lock l(lock_);
     if (!free_.empty()) {
         auto s = free_.back();
         free_.pop_back();
         return s;
     }
-    pooled_stack_info s = guarded_alive.load(std::memory_order_relaxed) < guarded_budget() ? map_guarded() : carve_from_slab();
+    pooled_stack_info s = guarded_alive.load(std::memory_order_relaxed) < guarded_budget() ? map_guarded(lane) : carve_from_slab(lane);
     live_counts::stacks.fetch_add(1, std::memory_order_relaxed);
     return s;
 }
 
-pooled_stack_info stack_pool::map_guarded() {
+pooled_stack_info stack_pool::map_guarded(unsigned lane) {
     std::size_t total = usable_ + page_;
     void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) {
-        if (errno == ENOMEM) return carve_from_slab();   // out of mappings: fall back to a slab stack
+        if (errno == ENOMEM) return carve_from_slab(lane);   // out of mappings: fall back to a slab stack
         refuse("a coroutine stack", usable_ / 1024, errno);
     }
     if (::mprotect(base, page_, PROT_NONE) != 0) {   // the guard page, below the stack (stacks grow down)
         int err = errno;
         ::munmap(base, total);
-        if (err == ENOMEM) return carve_from_slab();   // out of mappings: fall back to a slab stack
+        if (err == ENOMEM) return carve_from_slab(lane);   // out of mappings: fall back to a slab stack
         refuse("a coroutine stack's guard page", page_ / 1024, err);
     }
     guarded_alive.fetch_add(1, std::memory_order_relaxed);
@@ -103,23 +103,26 @@ pooled_stack_info stack_pool::map_guarded() {
     return {sc, true, true};
 }
 
-pooled_stack_info stack_pool::carve_from_slab() {
-    if (slab_left_ == 0) {
+pooled_stack_info stack_pool::carve_from_slab(unsigned lane) {
+    if (lane >= lanes_.size()) lanes_.resize(lane + 1);
+    slab_cursor& cur = lanes_[lane];
+    if (cur.left == 0) {
         std::size_t len = page_ + stacks_per_slab * usable_;
         void* base = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (base == MAP_FAILED) refuse("a slab of coroutine stacks", len / 1024, errno);
         ::mprotect(base, page_, PROT_NONE);   // guards the lowest stack; failure only loses that page's guard
         slabs_.emplace_back(static_cast<char*>(base), len);
-        slab_next_ = static_cast<char*>(base) + page_;
-        slab_left_ = stacks_per_slab;
+        cur.next = static_cast<char*>(base) + page_;
+        cur.left = stacks_per_slab;
     }
     // The top canary_bytes are the canary of the next stack up (see the header).
-    const bool first = slab_left_ == stacks_per_slab;   // right above the slab's guard page
+    const bool first = cur.left == stacks_per_slab;   // right above the slab's guard page
     boost::context::stack_context sc;
     sc.size = usable_ - canary_bytes;
-    sc.sp = slab_next_ + sc.size;
-    slab_next_ += usable_;
-    --slab_left_;
+    sc.sp = cur.next + sc.size;
+    if (!first) std::memset(cur.next - canary_bytes, 0, canary_bytes);   // a write first: see the header
+    cur.next += usable_;
+    --cur.left;
     return {sc, first, false};
 }
 

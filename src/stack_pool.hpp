@@ -17,9 +17,18 @@
 //    first. They must stay zero; the coroutine checks them at every switch
 //    and at its end, and an overflow aborts the process with a message
 //    naming the coroutine instead of running on with a corrupted neighbour.
-//    The canary sits in the neighbour's top page, which that neighbour has
-//    touched already: the check costs no page fault (a canary at the
-//    bottom of the coroutine's own stack cost one per fresh stack).
+//    The canary sits in the neighbour's top page. Each worker carves from
+//    a slab of its own (a lane), so the neighbour below was carved and
+//    started by the same worker before this stack: its top page is
+//    touched already and the check costs no page fault (a canary at the
+//    bottom of the coroutine's own stack cost one per fresh stack). With
+//    one slab for all workers, a coroutine could park and read its canary
+//    before its neighbour had started on the other worker: that first read
+//    mapped the shared zero page, the neighbour's first write then copied
+//    it and flushed every core's TLB (an interrupt to each), and the two
+//    workers' first touches contended for the one page-table lock of each
+//    2 MiB region. The pool also zeroes the canary when it carves a stack,
+//    so that the page's first touch is a write whatever the order.
 // Memory is reserved, not committed: a stack costs the pages it touches.
 // Only coroutines that have started hold a stack, and freed stacks go back
 // to the pool for the next coroutine; the pool unmaps them when it dies.
@@ -46,8 +55,10 @@ public:
     stack_pool(const stack_pool&) = delete;
     stack_pool& operator=(const stack_pool&) = delete;
 
-    /// Throws rill::resource_error when the system refuses the memory.
-    pooled_stack_info allocate();
+    /// A stack for worker `lane` (its index; any number works: it only picks
+    /// the slab that new stacks are carved from). Throws
+    /// rill::resource_error when the system refuses the memory.
+    pooled_stack_info allocate(unsigned lane);
     void deallocate(const pooled_stack_info& s) noexcept;
     std::size_t usable_size() const noexcept { return usable_; }
 
@@ -55,16 +66,20 @@ public:
     static constexpr std::size_t canary_bytes = 64;
 
 private:
-    pooled_stack_info map_guarded();
-    pooled_stack_info carve_from_slab();
+    struct slab_cursor {
+        char* next = nullptr;   // the next uncarved stack of this lane's newest slab
+        std::size_t left = 0;
+    };
+
+    pooled_stack_info map_guarded(unsigned lane);
+    pooled_stack_info carve_from_slab(unsigned lane);
 
     std::size_t usable_;                        // bytes usable by the coroutine
     std::size_t page_;
     std::mutex lock_;                           // guards everything below
     std::vector<pooled_stack_info> free_;       // mapped, unused stacks
     std::vector<std::pair<char*, std::size_t>> slabs_;   // whole slab mappings, unmapped at the end
-    char* slab_next_ = nullptr;                 // the next uncarved stack of the newest slab
-    std::size_t slab_left_ = 0;
+    std::vector<slab_cursor> lanes_;            // indexed by lane, grown on demand
 };
 
 /// True when the canary of a slab stack whose lowest usable byte is
