@@ -21,7 +21,6 @@ namespace rill::detail {
 namespace {
 
 constexpr std::size_t max_guarded = 1024;   // stacks with a mapping of their own, in the process
-constexpr std::size_t stacks_per_slab = 256;
 
 /// Guarded stacks alive in the whole process, and how many may be.
 std::atomic<std::size_t> guarded_alive{0};

@@ -27,8 +27,9 @@
 //    mapped the shared zero page, the neighbour's first write then copied
 //    it and flushed every core's TLB (an interrupt to each), and the two
 //    workers' first touches contended for the one page-table lock of each
-//    2 MiB region. The pool also zeroes the canary when it carves a stack,
-//    so that the page's first touch is a write whatever the order.
+//    2 MiB region. The pool also zeroes the canary when it carves a stack
+//    (not a slab's first: below that one is the guard page), so that the
+//    page's first touch is a write whatever the order.
 // Memory is reserved, not committed: a stack costs the pages it touches.
 // Only coroutines that have started hold a stack, and freed stacks go back
 // to the pool for the next coroutine; the pool unmaps them when it dies.
@@ -55,15 +56,18 @@ public:
     stack_pool(const stack_pool&) = delete;
     stack_pool& operator=(const stack_pool&) = delete;
 
-    /// A stack for worker `lane` (its index; any number works: it only picks
-    /// the slab that new stacks are carved from). Throws
-    /// rill::resource_error when the system refuses the memory.
+    /// A stack for worker `lane`: the worker's index (a small number: the
+    /// pool keeps a slab cursor per lane up to it). The lane only picks the
+    /// slab new stacks are carved from; a freed stack goes to any lane.
+    /// Throws rill::resource_error when the system refuses the memory.
     pooled_stack_info allocate(unsigned lane);
     void deallocate(const pooled_stack_info& s) noexcept;
     std::size_t usable_size() const noexcept { return usable_; }
 
     /// Bytes reserved at the top of a slab stack: the canary of the stack above.
     static constexpr std::size_t canary_bytes = 64;
+    /// Stacks carved from one slab mapping.
+    static constexpr std::size_t stacks_per_slab = 256;
 
 private:
     struct slab_cursor {
