@@ -89,14 +89,41 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
     return c;
 }
 
+namespace {
+std::int64_t monotonic_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() | 1;   // never 0
+}
+}  // namespace
+
 // Out of line: the thieves' path, kept out of find_work, which every
 // worker runs between coroutines.
 [[gnu::noinline]] coroutine* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
-    if (count_ == 1 && head_ != lone_seen_) {   // a lone coroutine: left to its worker for one look
-        lone_seen_ = head_;
+    if (count_ == 0) {
         lock_.unlock();
         return nullptr;
+    }
+    if (count_ <= short_queue) {
+        if (head_->started()) {   // woken: left to its worker for lone_grace_ns
+            const std::int64_t now = monotonic_ns();
+            // Seen long ago is seen anew: the thief was not looking meanwhile
+            // (it parked), or the coroutine ran and was queued again.
+            if (head_ != lone_seen_ || now - lone_since_ > lone_stale_ns) {
+                lone_seen_ = head_;
+                lone_since_ = now;
+                lock_.unlock();
+                return nullptr;
+            }
+            if (now - lone_since_ < lone_grace_ns) {
+                lock_.unlock();
+                return nullptr;
+            }
+        } else if (count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
+            lone_seen_ = head_;
+            lone_since_ = 0;
+            lock_.unlock();
+            return nullptr;
+        }
     }
     // Half, at most max_steal: the walk to the cut is under the lock, over
     // records the owner wrote (cache misses each), and the owner's pushes

@@ -5,8 +5,9 @@
 // that a pipeline stage's downstream partner, woken with a value, keeps its
 // turn), a local run queue, and parks on a semaphore when
 // it finds nothing. Outside threads and timers push to the global queue.
-// An idle worker steals half of a random victim's local queue (a lone
-// coroutine only at the second look: run_queue::steal_into).
+// An idle worker steals half of a random victim's local queue (a short
+// queue of woken coroutines only after 3 µs, a lone new one at the second
+// look: run_queue::steal_into).
 //
 // Who wakes whom. Pushing to a local or the global queue wakes one parked
 // worker when there are parked workers and none spinning. A worker about to
@@ -55,25 +56,33 @@ public:
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
     coroutine* take_at(std::size_t i) noexcept;
     /// Moves about half of this queue, at most max_steal, into `into` (which
-    /// must be empty); returns one to run. A coroutine alone in the queue is
-    /// taken only at the second look by a thief (any thief): its worker
-    /// usually runs it within a switch or two, and a thief that took every
-    /// lone wake at once moved the coroutine, its stack and its channel to
-    /// the other core per message (select4's producers, woken one by one
-    /// by the consumer: Go defers stealing `runnext` for the same reason).
+    /// must be empty); returns one to run. A short queue (at most
+    /// short_queue) whose head has run before (a woken coroutine) is left to
+    /// its worker until the same head has been seen there for lone_grace_ns,
+    /// by any thief; a coroutine that has not started, alone in the queue,
+    /// is taken at the second look. The worker usually runs a woken one
+    /// within a few switches, and a thief that took them at once moved the
+    /// coroutine, its stack and its channel to the other core per message
+    /// (select4's producers, woken one by one by the consumer; Go waits 3 µs
+    /// before it steals a running P's `runnext` for the same reason). A new
+    /// coroutine is new work: a spawner's queue is stolen from at once.
     coroutine* steal_into(run_queue& into) noexcept;
     static constexpr std::size_t max_steal = 64;
+    static constexpr std::size_t short_queue = 4;
+    static constexpr std::int64_t lone_grace_ns = 3000;    // as Go's runqgrab
+    static constexpr std::int64_t lone_stale_ns = 30000;   // a sighting older than this is no sighting
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
-    spinlock lock_;                        // guards head_, tail_, count_, lone_seen_
+    spinlock lock_;                        // guards head_, tail_, count_, lone_seen_, lone_since_
     coroutine* head_ = nullptr;
     coroutine* tail_ = nullptr;
     std::size_t count_ = 0;
     std::atomic<std::size_t> size_{0};     // count_, readable without the lock (stored under it)
     // After size_, not before: moving size_ from offset 32 to 40 cost
     // pingpong 4 ns at threads=1 (a layout effect; nothing here runs then).
-    const coroutine* lone_seen_ = nullptr; // the lone coroutine a thief has looked at once (compared, never followed)
+    const coroutine* lone_seen_ = nullptr; // the head a thief has looked at and left (compared, never followed)
+    std::int64_t lone_since_ = 0;          // when a thief first saw that head (steady clock, ns; 0: not timed)
 };
 
 class worker {
