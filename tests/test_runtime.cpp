@@ -6,8 +6,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <chrono>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <set>
@@ -108,6 +109,52 @@ TEST_CASE("go starts coroutines that all run") {
         wg.wait();
     }, test_options());
     CHECK(ran == 100);
+}
+
+TEST_CASE("coroutines woken by one that then computes without yielding run on another worker") {
+    // The computing coroutine keeps its worker. Of the coroutines it wakes,
+    // the last sits in its worker's `next` slot until it stops; every other
+    // one sits in its local queue (a short queue of woken coroutines, which
+    // thieves leave alone for a few microseconds only) or was never parked,
+    // and another worker must run it meanwhile. At least two workers, also
+    // in the suite's one-worker run.
+    rill::options o = test_options();
+    if (o.threads < 2) o.threads = 2;
+    constexpr int woken = 3;
+    std::array<std::atomic<bool>, woken> ran{};
+    int ran_while_computing = 0;
+    bool computed_to_the_deadline = false;
+    rill::run([&] {
+        std::vector<rill::chan<int>> chans;
+        for (int i = 0; i < woken; ++i) chans.emplace_back(1);   // buffered: the sends below never block
+        rill::wait_group started;
+        started.add(woken);
+        for (int i = 0; i < woken; ++i)
+            rill::go([&, i, c = chans[i]] {
+                started.done();
+                if (c.recv()) ran[i] = true;
+            });
+        started.wait();
+        for (auto& c : chans) c.send(1);
+        // Compute: no rill call until the others ran or 10 s passed.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            int n = 0;
+            for (auto& r : ran) n += r.load() ? 1 : 0;
+            if (n >= woken - 1) {
+                ran_while_computing = n;
+                break;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                ran_while_computing = n;
+                computed_to_the_deadline = true;
+                break;
+            }
+        }
+    }, o);
+    CHECK_FALSE(computed_to_the_deadline);
+    CHECK(ran_while_computing >= woken - 1);
+    for (auto& r : ran) CHECK(r.load());   // the one left in `next` ran once the root stopped computing
 }
 
 TEST_CASE("yield on a plain thread returns") {
