@@ -185,8 +185,7 @@ void chan_core::unlock_and_wake() noexcept {
     if (n) wake(*n->who);
 }
 
-void chan_core::send(void* src) {
-    lock_.lock();
+void chan_core::send_locked(void* src) {
     if (closed_) {
         lock_.unlock();
         throw channel_closed("send on closed channel");
@@ -213,8 +212,7 @@ void chan_core::send(void* src) {
     if (!node.ok) throw channel_closed("send on closed channel (closed while the sender waited)");
 }
 
-bool chan_core::recv(void* dst) {
-    lock_.lock();
+bool chan_core::recv_locked(void* dst) {
     bool got = false;
     if (poll_recv_locked(dst, got)) {
         unlock_and_wake();

@@ -263,6 +263,52 @@ TEST_CASE("move-only values travel through unbuffered and buffered channels") {
     CHECK(got == std::vector<int>{1, 2, 3});
 }
 
+namespace {
+// A value whose move constructor is not noexcept (it never throws here):
+// chan<T> moves it out of line, through elem_ops, where others take the
+// inline path (docs/design.md, "The inline path").
+struct throwing_move {
+    std::string s;
+    counted c;
+    explicit throwing_move(std::string v) : s(std::move(v)) {}
+    throwing_move(throwing_move&& o) noexcept(false) : s(std::move(o.s)) {}
+    throwing_move& operator=(throwing_move&&) = default;
+};
+static_assert(!std::is_nothrow_move_constructible_v<throwing_move>);
+
+// Sends n values through a buffer of 3 (the ring wraps, fills and empties
+// many times; the sender blocks whenever it is full) and returns what the
+// receiver got, in order.
+template <class T, class Make, class Read>
+std::vector<std::string> through_small_buffer(int n, Make make, Read read) {
+    std::vector<std::string> got;
+    rill::run([&] {
+        rill::chan<T> c(3);
+        rill::go([c, n, make] {
+            for (int i = 0; i < n; ++i) c.send(make(i));
+            c.close();
+        });
+        for (T& v : c) got.push_back(read(v));
+    }, test_options());
+    return got;
+}
+}  // namespace
+
+TEST_CASE("buffered: strings, move-only and throwing-move values keep FIFO order and are each destroyed once") {
+    const int n = 1000;
+    std::vector<std::string> want;
+    for (int i = 0; i < n; ++i) want.push_back("value " + std::to_string(i) + std::string(40, 'x'));   // not a short string
+    const long before = counted::alive();
+
+    CHECK(through_small_buffer<std::string>(n, [&](int i) { return want[i]; }, [](std::string& s) { return s; }) == want);
+    CHECK(through_small_buffer<std::unique_ptr<std::pair<std::string, counted>>>(
+              n, [&](int i) { return std::make_unique<std::pair<std::string, counted>>(want[i], counted()); },
+              [](auto& p) { return p->first; }) == want);
+    CHECK(through_small_buffer<throwing_move>(n, [&](int i) { return throwing_move(want[i]); },
+                                              [](throwing_move& v) { return v.s; }) == want);
+    CHECK(counted::alive() == before);
+}
+
 TEST_CASE("try_send of a move-only value: false leaves the value with the caller") {
     rill::chan<std::unique_ptr<int>> c(1);
     auto p = std::make_unique<int>(1);

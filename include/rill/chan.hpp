@@ -92,13 +92,13 @@ protected:
 
     void do_send(T& v) const {
         if (!core_) block_forever("send on nil channel");
-        core_->send(&v);
+        core_->send_value(&v);
     }
     bool do_try_send(T& v) const { return core_ ? core_->try_send(&v) : false; }
     std::optional<T> do_recv() const {
         if (!core_) block_forever("recv on nil channel");
         value_slot<T> slot;
-        if (!core_->recv(slot.raw())) return std::nullopt;
+        if (!core_->template recv_value<T>(slot.raw())) return std::nullopt;
         slot.mark_full();
         return std::optional<T>(slot.take());
     }

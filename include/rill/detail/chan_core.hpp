@@ -98,8 +98,22 @@ public:
     chan_core(const chan_core&) = delete;
     chan_core& operator=(const chan_core&) = delete;
 
-    void send(void* src);                    // throws channel_closed
-    bool recv(void* dst);                    // false: closed and drained
+    void send(void* src) {                   // throws channel_closed
+        lock_.lock();
+        send_locked(src);
+    }
+    bool recv(void* dst) {                   // false: closed and drained
+        lock_.lock();
+        return recv_locked(dst);
+    }
+    /// send and recv for a chan<T>, inline at the caller: a value that only
+    /// passes through the ring (room or a value there, nobody waiting on
+    /// the other side, open) is moved with T known, under one lock, without
+    /// a call. Anything else goes on out of line with the lock still held.
+    template <class T>
+    void send_value(T* src);
+    template <class T>
+    bool recv_value(void* dst);
     bool try_send(void* src);                // throws channel_closed
     try_recv_status try_recv(void* dst);
     void close();                            // throws channel_closed when already closed
@@ -136,6 +150,8 @@ public:
     void dequeue_locked(wait_node* n) noexcept { (n->is_send ? sendq_ : recvq_).unlink(n); }
 
 private:
+    void send_locked(void* src);   // send, lock_ held on entry: hands off, buffers or parks
+    bool recv_locked(void* dst);   // recv, likewise
     wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
     void* slot_at(std::size_t i) const noexcept { return buffer_ + i * elem_size_; }
     std::size_t ring_index(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }   // i < 2 * capacity_
@@ -164,6 +180,43 @@ private:
     const char* recv_op_;
     wait_node* wake_after_unlock_ = nullptr; // partner claimed by the last poll (under lock_)
 };
+
+// A T's move constructor that may throw runs out of line, where elem_ops
+// treats it as noexcept like every other move the core makes; the inline
+// path takes only the ones that cannot throw, so no exception leaves the
+// lock held.
+template <class T>
+inline void chan_core::send_value(T* src) {
+    lock_.lock();
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        const std::size_t n = count_.load(std::memory_order_relaxed);
+        if (n < capacity_ && recvq_.empty() && !closed_) {   // never for capacity 0
+            ::new (static_cast<void*>(reinterpret_cast<T*>(buffer_) + ring_index(head_ + n))) T(std::move(*src));
+            count_.store(n + 1, std::memory_order_relaxed);
+            lock_.unlock();
+            return;
+        }
+    }
+    send_locked(src);
+}
+
+template <class T>
+inline bool chan_core::recv_value(void* dst) {
+    lock_.lock();
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        const std::size_t n = count_.load(std::memory_order_relaxed);
+        if (n != 0 && sendq_.empty()) {   // a waiting sender (full ring) must be woken: out of line
+            T* s = std::launder(reinterpret_cast<T*>(buffer_) + head_);
+            ::new (dst) T(std::move(*s));
+            s->~T();
+            head_ = ring_index(head_ + 1);
+            count_.store(n - 1, std::memory_order_relaxed);
+            lock_.unlock();
+            return true;
+        }
+    }
+    return recv_locked(dst);
+}
 
 /// Blocks the current coroutine (or thread) forever: a nil channel's send
 /// and recv, and an empty select. Counts as blocked for deadlock detection;
