@@ -75,6 +75,8 @@ void shuffle(std::uint32_t* a, std::size_t n) noexcept {
 
 }  // namespace
 
+std::uint64_t select_random() noexcept { return random_u64(); }
+
 select_outcome select_cases(select_case* cases, std::size_t n, bool biased) {
     small_array<std::uint32_t> order(n);
     small_array<chan_core*> chans(n);

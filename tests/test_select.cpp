@@ -139,6 +139,51 @@ TEST_CASE("fairness: four always-ready cases over 100,000 selects are each chose
     }
 }
 
+TEST_CASE("fairness among the ready cases only: two of five hold values, each taken 50% +- 1%, in FIFO order per channel") {
+    // Receive-only selects take select's inline first look (select.hpp),
+    // which picks among the cases whose channels look ready.
+    constexpr int rounds = 100000;
+    std::array<rill::chan<int>, 5> c = {rill::chan<int>(1), rill::chan<int>(rounds), rill::chan<int>(1),
+                                        rill::chan<int>(rounds), rill::chan<int>(1)};
+    for (int i = 0; i < rounds; ++i) {
+        c[1].send(i);
+        c[3].send(i);
+    }
+    std::array<int, 5> n{};
+    std::array<int, 5> next{};   // the value each channel must give next
+    bool in_order = true;
+    auto h = [&](int k) {
+        return [&, k](std::optional<int> v) {
+            in_order = in_order && v && *v == next[k];
+            ++next[k];
+        };
+    };
+    for (int i = 0; i < rounds; ++i)
+        ++n[rill::select(rill::on_recv(c[0], h(0)), rill::on_recv(c[1], h(1)), rill::on_recv(c[2], h(2)),
+                         rill::on_recv(c[3], h(3)), rill::on_recv(c[4], h(4)))];
+    CHECK(in_order);
+    CHECK(n[0] + n[2] + n[4] == 0);
+    CAPTURE(n[1]);
+    CHECK(n[1] >= rounds / 2 - rounds / 100);
+    CHECK(n[1] <= rounds / 2 + rounds / 100);
+    CHECK(n[1] + n[3] == rounds);
+    CHECK(c[1].size() + c[3].size() == std::size_t(rounds));
+}
+
+TEST_CASE("fairness between a ready receive case and a ready send case") {
+    constexpr int rounds = 20000;
+    rill::chan<int> in(rounds), out(rounds);
+    for (int i = 0; i < rounds; ++i) in.send(i);
+    std::array<int, 2> n{};
+    for (int i = 0; i < rounds; ++i)
+        ++n[rill::select(rill::on_recv(in, [](std::optional<int>) {}), rill::on_send(out, i, [] {}))];
+    CHECK(n[0] + n[1] == rounds);
+    CHECK(in.size() == std::size_t(rounds - n[0]));
+    CHECK(out.size() == std::size_t(n[1]));
+    CHECK(n[0] >= rounds / 2 - rounds / 50);
+    CHECK(n[1] >= rounds / 2 - rounds / 50);
+}
+
 TEST_CASE("fairness also among ready send cases") {
     constexpr int rounds = 20000;
     std::array<rill::chan<int>, 2> c = {rill::chan<int>(rounds), rill::chan<int>(rounds)};

@@ -105,7 +105,7 @@ protected:
     try_result<T> do_try_recv() const {
         if (!core_) return try_result<T>();
         value_slot<T> slot;
-        switch (core_->try_recv(slot.raw())) {
+        switch (core_->template try_recv_value<T>(slot.raw())) {
         case try_recv_status::value: slot.mark_full(); return try_result<T>(slot.take());
         case try_recv_status::closed: return try_result<T>::closed_result();
         case try_recv_status::empty: break;

@@ -18,6 +18,7 @@
 #include <rill/chan.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -71,6 +72,13 @@ class recv_case {
 public:
     recv_case(case_chan ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
+    chan_core* chan() const noexcept { return ch_.get(); }
+    /// Receives now if a value (or the close) is there; false: nothing yet.
+    bool try_now(bool& received) {
+        try_recv_status st = ch_.get()->template try_recv_value<T>(slot_.raw());
+        received = st == try_recv_status::value;
+        return st != try_recv_status::empty;
+    }
     void fire(bool received) {
         std::optional<T> v;
         if (received) {
@@ -143,6 +151,46 @@ template <class C>
 inline constexpr bool is_default_case = false;
 template <class F>
 inline constexpr bool is_default_case<default_case<F>> = true;
+template <class C>
+inline constexpr bool is_recv_case = false;
+template <class T, class F>
+inline constexpr bool is_recv_case<recv_case<T, F>> = true;
+
+std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's random source
+
+/// select's first look when every case is a receive (or the default): the
+/// channels' lock-free hints name the cases that look ready, one of them
+/// is taken at random (the earliest when biased) and received from with T
+/// known. Go's rule is a uniform pick among the ready cases; the shuffle in
+/// select_cases followed by "first hinted-ready case that completes" picks
+/// from the same set with the same odds. Returns the case performed, or
+/// sizeof...(C) when there is none to take here (nothing looks ready, or
+/// the hint was stale): select_cases then does the whole job.
+template <class... C, std::size_t... I>
+std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C&... cases) {
+    std::uint32_t ready = 0;
+    auto look = [&](std::size_t i, auto& c) {
+        if constexpr (is_recv_case<std::remove_cvref_t<decltype(c)>>) {
+            if (chan_core* ch = c.chan(); ch && ch->maybe_ready(false)) ready |= std::uint32_t(1) << i;
+        }
+    };
+    (look(I, cases), ...);
+    if (ready == 0) return sizeof...(C);
+    std::uint32_t pick = ready;
+    if (!biased && (ready & (ready - 1)) != 0) {
+        const unsigned k = unsigned((std::uint64_t(std::uint32_t(select_random())) * unsigned(__builtin_popcount(ready))) >> 32);
+        for (unsigned j = 0; j < k; ++j) pick &= pick - 1;   // drop the k lowest ready cases
+    }
+    const std::size_t chosen = std::size_t(__builtin_ctz(pick));
+    bool done = false;
+    auto take = [&](std::size_t i, auto& c) {
+        if constexpr (is_recv_case<std::remove_cvref_t<decltype(c)>>) {
+            if (i == chosen) done = c.try_now(received);
+        }
+    };
+    (take(I, cases), ...);
+    return done ? chosen : sizeof...(C);
+}
 
 template <class... C, std::size_t... I>
 std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
@@ -150,6 +198,14 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     if constexpr (sizeof...(C) == 0) {
         block_forever("select with no cases");
     } else {
+        if constexpr (sizeof...(C) <= 32 && (... && (is_recv_case<std::remove_cvref_t<C>> || is_default_case<std::remove_cvref_t<C>>))) {
+            bool received = false;
+            std::size_t i = first_look(biased, received, std::index_sequence<I...>{}, cases...);
+            if (i < sizeof...(C)) {
+                (void)((i == I ? (cases.fire(received), true) : false) || ...);
+                return i;
+            }
+        }
         select_case described[] = {cases.describe()...};
         select_outcome out = select_cases(described, sizeof...(C), biased);
         (void)((out.index == I ? (cases.fire(out.received), true) : false) || ...);

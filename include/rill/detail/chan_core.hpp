@@ -114,6 +114,10 @@ public:
     void send_value(T* src);
     template <class T>
     bool recv_value(void* dst);
+    /// try_recv for a chan<T>, with the same inline case (also select's
+    /// first look at a receive case).
+    template <class T>
+    try_recv_status try_recv_value(void* dst);
     bool try_send(void* src);                // throws channel_closed
     try_recv_status try_recv(void* dst);
     void close();                            // throws channel_closed when already closed
@@ -216,6 +220,34 @@ inline bool chan_core::recv_value(void* dst) {
         }
     }
     return recv_locked(dst);
+}
+
+template <class T>
+inline try_recv_status chan_core::try_recv_value(void* dst) {
+    lock_.lock();
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        const std::size_t n = count_.load(std::memory_order_relaxed);
+        if (n != 0 && sendq_.empty()) {
+            T* s = std::launder(reinterpret_cast<T*>(buffer_) + head_);
+            ::new (dst) T(std::move(*s));
+            s->~T();
+            head_ = ring_index(head_ + 1);
+            count_.store(n - 1, std::memory_order_relaxed);
+            lock_.unlock();
+            return try_recv_status::value;
+        }
+    }
+    bool got = false;
+    bool done = poll_recv_locked(dst, got);
+    unlock_and_wake();
+    if (!done) return try_recv_status::empty;
+    return got ? try_recv_status::value : try_recv_status::closed;
+}
+
+/// try_recv_value as a plain function, for select's type-erased cases.
+template <class T>
+try_recv_status try_recv_as(chan_core* c, void* dst) {
+    return c->template try_recv_value<T>(dst);
 }
 
 /// Blocks the current coroutine (or thread) forever: a nil channel's send
