@@ -237,9 +237,13 @@ bool chan_core::recv_locked(void* dst) {
 
 bool chan_core::try_send(void* src) {
     lock_.lock();
+    return try_send_locked(src, "try_send on closed channel");
+}
+
+bool chan_core::try_send_locked(void* src, const char* closed_what) {
     if (closed_) {
         lock_.unlock();
-        throw channel_closed("try_send on closed channel");
+        throw channel_closed(closed_what);
     }
     bool done = poll_send_locked(src);
     unlock_and_wake();

@@ -94,7 +94,7 @@ protected:
         if (!core_) block_forever("send on nil channel");
         core_->send_value(&v);
     }
-    bool do_try_send(T& v) const { return core_ ? core_->try_send(&v) : false; }
+    bool do_try_send(T& v) const { return core_ ? core_->try_send_value(&v, "try_send on closed channel") : false; }
     std::optional<T> do_recv() const {
         if (!core_) block_forever("recv on nil channel");
         value_slot<T> slot;

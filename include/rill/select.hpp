@@ -103,6 +103,13 @@ public:
     template <class U>
     send_case(case_chan ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), addr(), true, false}; }
+    chan_core* chan() const noexcept { return ch_.get(); }
+    /// Sends now if there is room or a receiver waiting; false: not now.
+    /// Throws channel_closed on a closed channel, as select does.
+    bool try_now(bool& received) {
+        received = false;
+        return ch_.get()->try_send_value(static_cast<T*>(addr()), "select: send case on closed channel");
+    }
     void fire(bool) { fn_(); }
 
 private:
@@ -155,13 +162,18 @@ template <class C>
 inline constexpr bool is_recv_case = false;
 template <class T, class F>
 inline constexpr bool is_recv_case<recv_case<T, F>> = true;
+template <class C>
+inline constexpr bool is_send_case = false;
+template <class T, class V, class F>
+inline constexpr bool is_send_case<send_case<T, V, F>> = true;
+template <class C>
+inline constexpr bool is_channel_case = is_recv_case<C> || is_send_case<C>;
 
 std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's random source
 
-/// select's first look when every case is a receive (or the default): the
-/// channels' lock-free hints name the cases that look ready, one of them
-/// is taken at random (the earliest when biased) and received from with T
-/// known. Go's rule is a uniform pick among the ready cases; the shuffle in
+/// select's first look: the channels' lock-free hints name the cases that
+/// look ready, one of them is taken at random (the earliest when biased)
+/// and performed with T known. Go's rule is a uniform pick among the ready cases; the shuffle in
 /// select_cases followed by "first hinted-ready case that completes" picks
 /// from the same set with the same odds. Returns the case performed, or
 /// sizeof...(C) when there is none to take here (nothing looks ready, or
@@ -170,8 +182,9 @@ template <class... C, std::size_t... I>
 std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C&... cases) {
     std::uint32_t ready = 0;
     auto look = [&](std::size_t i, auto& c) {
-        if constexpr (is_recv_case<std::remove_cvref_t<decltype(c)>>) {
-            if (chan_core* ch = c.chan(); ch && ch->maybe_ready(false)) ready |= std::uint32_t(1) << i;
+        using case_type = std::remove_cvref_t<decltype(c)>;
+        if constexpr (is_channel_case<case_type>) {
+            if (chan_core* ch = c.chan(); ch && ch->maybe_ready(is_send_case<case_type>)) ready |= std::uint32_t(1) << i;
         }
     };
     (look(I, cases), ...);
@@ -184,7 +197,7 @@ std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C
     const std::size_t chosen = std::size_t(__builtin_ctz(pick));
     bool done = false;
     auto take = [&](std::size_t i, auto& c) {
-        if constexpr (is_recv_case<std::remove_cvref_t<decltype(c)>>) {
+        if constexpr (is_channel_case<std::remove_cvref_t<decltype(c)>>) {
             if (i == chosen) done = c.try_now(received);
         }
     };
@@ -198,7 +211,7 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     if constexpr (sizeof...(C) == 0) {
         block_forever("select with no cases");
     } else {
-        if constexpr (sizeof...(C) <= 32 && (... && (is_recv_case<std::remove_cvref_t<C>> || is_default_case<std::remove_cvref_t<C>>))) {
+        if constexpr (sizeof...(C) <= 32) {
             bool received = false;
             std::size_t i = first_look(biased, received, std::index_sequence<I...>{}, cases...);
             if (i < sizeof...(C)) {

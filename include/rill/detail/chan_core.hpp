@@ -118,6 +118,10 @@ public:
     /// first look at a receive case).
     template <class T>
     try_recv_status try_recv_value(void* dst);
+    /// try_send for a chan<T>, likewise (and select's first look at a send
+    /// case); `closed_what` is the channel_closed message on a closed channel.
+    template <class T>
+    bool try_send_value(T* src, const char* closed_what);
     bool try_send(void* src);                // throws channel_closed
     try_recv_status try_recv(void* dst);
     void close();                            // throws channel_closed when already closed
@@ -155,6 +159,7 @@ public:
 
 private:
     void send_locked(void* src);   // send, lock_ held on entry: hands off, buffers or parks
+    bool try_send_locked(void* src, const char* closed_what);   // try_send, likewise
     bool recv_locked(void* dst);   // recv, likewise
     wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
     void* slot_at(std::size_t i) const noexcept { return buffer_ + i * elem_size_; }
@@ -244,10 +249,19 @@ inline try_recv_status chan_core::try_recv_value(void* dst) {
     return got ? try_recv_status::value : try_recv_status::closed;
 }
 
-/// try_recv_value as a plain function, for select's type-erased cases.
 template <class T>
-try_recv_status try_recv_as(chan_core* c, void* dst) {
-    return c->template try_recv_value<T>(dst);
+inline bool chan_core::try_send_value(T* src, const char* closed_what) {
+    lock_.lock();
+    if constexpr (std::is_nothrow_move_constructible_v<T>) {
+        const std::size_t n = count_.load(std::memory_order_relaxed);
+        if (n < capacity_ && recvq_.empty() && !closed_) {
+            ::new (static_cast<void*>(reinterpret_cast<T*>(buffer_) + ring_index(head_ + n))) T(std::move(*src));
+            count_.store(n + 1, std::memory_order_relaxed);
+            lock_.unlock();
+            return true;
+        }
+    }
+    return try_send_locked(src, closed_what);
 }
 
 /// Blocks the current coroutine (or thread) forever: a nil channel's send
