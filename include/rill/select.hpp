@@ -181,17 +181,21 @@ std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's rando
 template <class... C, std::size_t... I>
 std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C&... cases) {
     std::uint32_t ready = 0;
+    std::uint32_t nready = 0;
     auto look = [&](std::size_t i, auto& c) {
         using case_type = std::remove_cvref_t<decltype(c)>;
         if constexpr (is_channel_case<case_type>) {
-            if (chan_core* ch = c.chan(); ch && ch->maybe_ready(is_send_case<case_type>)) ready |= std::uint32_t(1) << i;
+            if (chan_core* ch = c.chan(); ch && ch->maybe_ready(is_send_case<case_type>)) {
+                ready |= std::uint32_t(1) << i;
+                ++nready;
+            }
         }
     };
     (look(I, cases), ...);
     if (ready == 0) return sizeof...(C);
     std::uint32_t pick = ready;
-    if (!biased && (ready & (ready - 1)) != 0) {
-        const unsigned k = unsigned((std::uint64_t(std::uint32_t(select_random())) * unsigned(__builtin_popcount(ready))) >> 32);
+    if (!biased && nready > 1) {
+        const unsigned k = unsigned((std::uint64_t(std::uint32_t(select_random())) * nready) >> 32);
         for (unsigned j = 0; j < k; ++j) pick &= pick - 1;   // drop the k lowest ready cases
     }
     const std::size_t chosen = std::size_t(__builtin_ctz(pick));
