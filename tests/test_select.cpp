@@ -500,6 +500,20 @@ TEST_CASE("on_send with an lvalue: a blocked select won by another case leaves i
     CHECK(kept);
 }
 
+TEST_CASE("a case built from a temporary channel owns it: stored in a variable, it still works") {
+    int got = 0;
+    auto make = [] {
+        rill::chan<int> c(1);
+        c.send(7);
+        return c;   // the only handle: the case below keeps the channel alive (ASan would see a dangling one)
+    };
+    auto from_temporary = rill::on_recv(make(), [&](std::optional<int> v) { got = v.value_or(-1); });
+    CHECK(rill::select(from_temporary) == 0);
+    CHECK(got == 7);
+    rill::chan<int> empty(1);
+    CHECK(rill::select(rill::on_recv(empty, [](std::optional<int>) {}), from_temporary, rill::on_default([] {})) == 2);
+}
+
 TEST_CASE("on_send with an rvalue: the case owns it, and destroys it when not chosen") {
     const long before = counted::alive();
     rill::chan<std::unique_ptr<counted>> full(1);

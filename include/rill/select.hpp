@@ -46,31 +46,40 @@ select_outcome select_cases(select_case* cases, std::size_t n, bool biased);
 
 /// The channel a case operates on. Built from an lvalue channel it only
 /// points at it (the channel outlives the select, like any reference: no
-/// reference-count traffic on the channel's cache line per case); built
-/// from a temporary (`on_recv(rill::after(1s), ...)`) it shares ownership,
-/// so a case stored in a variable never dangles.
-class case_chan {
+/// reference-count traffic on the channel's cache line per case, and no
+/// shared_ptr to destroy); built from a temporary
+/// (`on_recv(rill::after(1s), ...)`) it shares ownership, so a case stored
+/// in a variable never dangles. Two types, so that a borrowed case carries
+/// no empty shared_ptr whose destructor every select would run.
+class borrowed_chan {
 public:
-    explicit case_chan(const std::shared_ptr<chan_core>& borrowed) noexcept : ptr_(borrowed.get()) {}
-    explicit case_chan(std::shared_ptr<chan_core>&& owned) noexcept : ptr_(owned.get()), owned_(std::move(owned)) {}
+    explicit borrowed_chan(const std::shared_ptr<chan_core>& c) noexcept : ptr_(c.get()) {}
     chan_core* get() const noexcept { return ptr_; }
 
 private:
     chan_core* ptr_;
-    std::shared_ptr<chan_core> owned_;   // empty when borrowed
+};
+
+class owned_chan {
+public:
+    explicit owned_chan(std::shared_ptr<chan_core>&& c) noexcept : owned_(std::move(c)) {}
+    chan_core* get() const noexcept { return owned_.get(); }
+
+private:
+    std::shared_ptr<chan_core> owned_;
 };
 
 /// A channel handle's core, borrowed (lvalue) or owned (rvalue).
 template <class H>
-case_chan case_chan_of(H&& h) {
-    if constexpr (std::is_lvalue_reference_v<H>) return case_chan(h.shared_core());
-    else return case_chan(std::shared_ptr<chan_core>(h.shared_core()));
+auto case_chan_of(H&& h) {
+    if constexpr (std::is_lvalue_reference_v<H>) return borrowed_chan(h.shared_core());
+    else return owned_chan(std::shared_ptr<chan_core>(h.shared_core()));
 }
 
-template <class T, class F>
+template <class T, class F, class Ch>
 class recv_case {
 public:
-    recv_case(case_chan ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
+    recv_case(Ch ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
     chan_core* chan() const noexcept { return ch_.get(); }
     /// Receives now if a value (or the close) is there; false: nothing yet.
@@ -90,18 +99,18 @@ public:
     }
 
 private:
-    case_chan ch_;
+    Ch ch_;
     F fn_;
     value_slot<T> slot_;
 };
 
 /// Holds the value to send: a pointer to the caller's lvalue of type T
 /// (moved from only if this case is chosen), or a T of its own.
-template <class T, class V, class F>
+template <class T, class V, class F, class Ch>
 class send_case {
 public:
     template <class U>
-    send_case(case_chan ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
+    send_case(Ch ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
     select_case describe() { return {ch_.get(), addr(), true, false}; }
     chan_core* chan() const noexcept { return ch_.get(); }
     /// Sends now if there is room or a receiver waiting; false: not now.
@@ -122,7 +131,7 @@ private:
         if constexpr (std::is_pointer_v<V>) return value_;
         else return &value_;
     }
-    case_chan ch_;
+    Ch ch_;
     V value_;
     F fn_;
 };
@@ -160,12 +169,12 @@ template <class F>
 inline constexpr bool is_default_case<default_case<F>> = true;
 template <class C>
 inline constexpr bool is_recv_case = false;
-template <class T, class F>
-inline constexpr bool is_recv_case<recv_case<T, F>> = true;
+template <class T, class F, class Ch>
+inline constexpr bool is_recv_case<recv_case<T, F, Ch>> = true;
 template <class C>
 inline constexpr bool is_send_case = false;
-template <class T, class V, class F>
-inline constexpr bool is_send_case<send_case<T, V, F>> = true;
+template <class T, class V, class F, class Ch>
+inline constexpr bool is_send_case<send_case<T, V, F, Ch>> = true;
 template <class C>
 inline constexpr bool is_channel_case = is_recv_case<C> || is_send_case<C>;
 
@@ -240,7 +249,8 @@ template <class C, class F>
     requires detail::is_recv_handle<std::remove_cvref_t<C>>
 auto on_recv(C&& ch, F fn) {
     using T = typename std::remove_cvref_t<C>::value_type;
-    return detail::recv_case<T, F>(detail::case_chan_of<C>(std::forward<C>(ch)), std::move(fn));
+    auto held = detail::case_chan_of<C>(std::forward<C>(ch));
+    return detail::recv_case<T, F, decltype(held)>(std::move(held), std::move(fn));
 }
 
 /// A send case. The value is converted to T once, when the case is built;
@@ -250,8 +260,8 @@ template <class C, class U, class F>
     requires detail::is_send_handle<std::remove_cvref_t<C>>
 auto on_send(C&& ch, U&& v, F fn) {
     using T = typename std::remove_cvref_t<C>::value_type;
-    return detail::send_case<T, detail::send_storage<T, U>, F>(detail::case_chan_of<C>(std::forward<C>(ch)), std::forward<U>(v),
-                                                                std::move(fn));
+    auto held = detail::case_chan_of<C>(std::forward<C>(ch));
+    return detail::send_case<T, detail::send_storage<T, U>, F, decltype(held)>(std::move(held), std::forward<U>(v), std::move(fn));
 }
 /// Run when no other case is ready: makes the select non-blocking.
 template <class F>
