@@ -149,10 +149,15 @@ public:
     /// queue (unbuffered) says, and the channel is open. A stale answer
     /// only costs select its fast path; its locked poll decides.
     bool maybe_ready(bool is_send) const noexcept {
-        if (closed_flag_.load(std::memory_order_relaxed)) return true;
-        if (capacity_ == 0) return (is_send ? recvq_ : sendq_).occupied.load(std::memory_order_relaxed);
-        std::size_t n = count_.load(std::memory_order_relaxed);
-        return is_send ? n < capacity_ : n > 0;
+        // The usual answer first, from the count (on the lock's cache line);
+        // the closed flag sits on the next line.
+        if (capacity_ != 0) {
+            std::size_t n = count_.load(std::memory_order_relaxed);
+            if (is_send ? n < capacity_ : n > 0) return true;
+        } else if ((is_send ? recvq_ : sendq_).occupied.load(std::memory_order_relaxed)) {
+            return true;
+        }
+        return closed_flag_.load(std::memory_order_relaxed);
     }
     void unlock_and_wake() noexcept;
     bool closed_locked() const noexcept { return closed_; }
