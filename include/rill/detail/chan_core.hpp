@@ -165,6 +165,10 @@ public:
     void dequeue_locked(wait_node* n) noexcept { (n->is_send ? sendq_ : recvq_).unlink(n); }
 
 private:
+    template <class T>
+    bool push_value_locked(T* src) noexcept;
+    template <class T>
+    bool pop_value_locked(void* dst) noexcept;
     void send_locked(void* src);   // send, lock_ held on entry: hands off, buffers or parks
     bool try_send_locked(void* src, const char* closed_what);   // try_send, likewise
     bool recv_locked(void* dst);   // recv, likewise
@@ -201,42 +205,27 @@ private:
 // treats it as noexcept like every other move the core makes; the inline
 // path takes only the ones that cannot throw, so no exception leaves the
 // lock held.
+
+// The ring-only case of a send, lock held: true when the value went into
+// the ring (open, room, no receiver waiting; never for capacity 0).
 template <class T>
-inline void chan_core::send_value(T* src) {
-    lock_.lock();
+[[gnu::always_inline]] inline bool chan_core::push_value_locked(T* src) noexcept {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
         const std::size_t n = count_.load(std::memory_order_relaxed);
-        if (n < capacity_ && recvq_.empty() && !closed_) {   // never for capacity 0
+        if (n < capacity_ && recvq_.empty() && !closed_) {
             ::new (static_cast<void*>(reinterpret_cast<T*>(buffer_) + ring_index(head_ + n))) T(std::move(*src));
             count_.store(n + 1, std::memory_order_relaxed);
-            lock_.unlock();
-            return;
-        }
-    }
-    send_locked(src);
-}
-
-template <class T>
-inline bool chan_core::recv_value(void* dst) {
-    lock_.lock();
-    if constexpr (std::is_nothrow_move_constructible_v<T>) {
-        const std::size_t n = count_.load(std::memory_order_relaxed);
-        if (n != 0 && sendq_.empty()) {   // a waiting sender (full ring) must be woken: out of line
-            T* s = std::launder(reinterpret_cast<T*>(buffer_) + head_);
-            ::new (dst) T(std::move(*s));
-            s->~T();
-            head_ = ring_index(head_ + 1);
-            count_.store(n - 1, std::memory_order_relaxed);
-            lock_.unlock();
             return true;
         }
     }
-    return recv_locked(dst);
+    return false;
 }
 
+// The ring-only case of a receive, lock held: true when a value was taken
+// from the ring with no sender waiting (a full ring's waiting sender must
+// be moved in and woken: out of line).
 template <class T>
-inline try_recv_status chan_core::try_recv_value(void* dst) {
-    lock_.lock();
+[[gnu::always_inline]] inline bool chan_core::pop_value_locked(void* dst) noexcept {
     if constexpr (std::is_nothrow_move_constructible_v<T>) {
         const std::size_t n = count_.load(std::memory_order_relaxed);
         if (n != 0 && sendq_.empty()) {
@@ -245,9 +234,38 @@ inline try_recv_status chan_core::try_recv_value(void* dst) {
             s->~T();
             head_ = ring_index(head_ + 1);
             count_.store(n - 1, std::memory_order_relaxed);
-            lock_.unlock();
-            return try_recv_status::value;
+            return true;
         }
+    }
+    return false;
+}
+
+template <class T>
+inline void chan_core::send_value(T* src) {
+    lock_.lock();
+    if (push_value_locked(src)) {
+        lock_.unlock();
+        return;
+    }
+    send_locked(src);
+}
+
+template <class T>
+inline bool chan_core::recv_value(void* dst) {
+    lock_.lock();
+    if (pop_value_locked<T>(dst)) {
+        lock_.unlock();
+        return true;
+    }
+    return recv_locked(dst);
+}
+
+template <class T>
+inline try_recv_status chan_core::try_recv_value(void* dst) {
+    lock_.lock();
+    if (pop_value_locked<T>(dst)) {
+        lock_.unlock();
+        return try_recv_status::value;
     }
     bool got = false;
     bool done = poll_recv_locked(dst, got);
@@ -259,14 +277,9 @@ inline try_recv_status chan_core::try_recv_value(void* dst) {
 template <class T>
 inline bool chan_core::try_send_value(T* src, const char* closed_what) {
     lock_.lock();
-    if constexpr (std::is_nothrow_move_constructible_v<T>) {
-        const std::size_t n = count_.load(std::memory_order_relaxed);
-        if (n < capacity_ && recvq_.empty() && !closed_) {
-            ::new (static_cast<void*>(reinterpret_cast<T*>(buffer_) + ring_index(head_ + n))) T(std::move(*src));
-            count_.store(n + 1, std::memory_order_relaxed);
-            lock_.unlock();
-            return true;
-        }
+    if (push_value_locked(src)) {
+        lock_.unlock();
+        return true;
     }
     return try_send_locked(src, closed_what);
 }
