@@ -1,5 +1,9 @@
 // src/select.cpp: select over several channel operations (Go's selectgo).
 //
+//  0. (include/rill/select.hpp, inline, before any of this) The first look:
+//     one of the cases whose channel hints ready, picked at random, is
+//     performed with T known; only when there is none, or it was not ready
+//     after all, does select_cases run.
 //  1. Shuffle the cases (poll order) for fairness.
 //  2. Fast path: try each case alone, in poll order, under its own
 //     channel's lock only, skipping without any lock a channel whose

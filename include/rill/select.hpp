@@ -182,9 +182,10 @@ std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's rando
 
 /// select's first look: the channels' lock-free hints name the cases that
 /// look ready, one of them is taken at random (the earliest when biased)
-/// and performed with T known. Go's rule is a uniform pick among the ready cases; the shuffle in
-/// select_cases followed by "first hinted-ready case that completes" picks
-/// from the same set with the same odds. Returns the case performed, or
+/// and performed with T known. Go's rule is a uniform pick among the ready
+/// cases; the shuffle in select_cases followed by "first hinted-ready case
+/// that completes" picks from the same set with the same odds. No lock is
+/// held across cases: the chosen one takes its channel's lock alone. Returns the case performed, or
 /// sizeof...(C) when there is none to take here (nothing looks ready, or
 /// the hint was stale): select_cases then does the whole job.
 template <class... C, std::size_t... I>
