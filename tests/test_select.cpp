@@ -140,7 +140,7 @@ TEST_CASE("fairness: four always-ready cases over 100,000 selects are each chose
 }
 
 TEST_CASE("fairness among the ready cases only: two of five hold values, each taken 50% +- 1%, in FIFO order per channel") {
-    // Receive-only selects take select's inline first look (select.hpp),
+    // These selects are decided by select's inline first look (select.hpp),
     // which picks among the cases whose channels look ready.
     constexpr int rounds = 100000;
     std::array<rill::chan<int>, 5> c = {rill::chan<int>(1), rill::chan<int>(rounds), rill::chan<int>(1),
