@@ -39,8 +39,9 @@ have_lib() {
 boost_version() {
   local f
   for f in /usr/include/boost/version.hpp /usr/local/include/boost/version.hpp; do
-    [ -f "$f" ] && { sed -n 's/^#define BOOST_VERSION \([0-9][0-9]*\).*/\1/p' "$f" | head -n1; return; }
+    [ -f "$f" ] && { sed -n 's/^#define BOOST_VERSION \([0-9][0-9]*\).*/\1/p' "$f" | head -n1; return 0; }
   done
+  return 0   # none: empty output (a failing status would end the script here, under set -e, with no message)
 }
 
 need=()
