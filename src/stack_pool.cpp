@@ -2,6 +2,7 @@
 #include "stack_pool.hpp"
 
 #include "live_counts.hpp"
+#include "prefault.hpp"
 #include "resource_errors.hpp"
 
 #include <rill/errors.hpp>
@@ -9,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -71,28 +73,45 @@ stack_pool::~stack_pool() {
 }
 
 pooled_stack_info stack_pool::allocate(unsigned lane) {
-    std::scoped_lock l(lock_);
-    if (!free_.empty()) {
-        auto s = free_.back();
-        free_.pop_back();
-        return s;
+    pooled_stack_info s;
+    char* fresh_slab = nullptr;   // set when this call mapped a new slab
+    {
+        std::scoped_lock l(lock_);
+        if (!free_.empty()) {
+            s = free_.back();
+            free_.pop_back();
+            return s;
+        }
+        s = guarded_alive.load(std::memory_order_relaxed) < guarded_budget() ? map_guarded(lane, fresh_slab) : carve_from_slab(lane, fresh_slab);
+        live_counts::stacks.fetch_add(1, std::memory_order_relaxed);
     }
-    pooled_stack_info s = guarded_alive.load(std::memory_order_relaxed) < guarded_budget() ? map_guarded(lane) : carve_from_slab(lane);
-    live_counts::stacks.fetch_add(1, std::memory_order_relaxed);
+    // A new stack's top page (where its coroutine's first frames go), or the
+    // top page of every stack of a new slab, mapped in ahead of the first
+    // touch: one call instead of a page fault per stack. The slab is new
+    // because this many stacks are live, so most of it will be used soon.
+    // Outside lock_: the other workers' allocations need not wait for it,
+    // and only this lane's worker carves from this slab.
+    if (fresh_slab) {
+        std::array<void*, stacks_per_slab> tops;
+        for (std::size_t i = 0; i < stacks_per_slab; ++i) tops[i] = fresh_slab + (i + 1) * usable_;
+        prefault_pages(tops, page_);
+    } else if (s.own_mapping) {
+        prefault_range(static_cast<char*>(s.sc.sp) - page_, page_);
+    }
     return s;
 }
 
-pooled_stack_info stack_pool::map_guarded(unsigned lane) {
+pooled_stack_info stack_pool::map_guarded(unsigned lane, char*& fresh_slab) {
     std::size_t total = usable_ + page_;
     void* base = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED) {
-        if (errno == ENOMEM) return carve_from_slab(lane);   // out of mappings: fall back to a slab stack
+        if (errno == ENOMEM) return carve_from_slab(lane, fresh_slab);   // out of mappings: fall back to a slab stack
         refuse("a coroutine stack", usable_ / 1024, errno);
     }
     if (::mprotect(base, page_, PROT_NONE) != 0) {   // the guard page, below the stack (stacks grow down)
         int err = errno;
         ::munmap(base, total);
-        if (err == ENOMEM) return carve_from_slab(lane);   // out of mappings: fall back to a slab stack
+        if (err == ENOMEM) return carve_from_slab(lane, fresh_slab);   // out of mappings: fall back to a slab stack
         refuse("a coroutine stack's guard page", page_ / 1024, err);
     }
     guarded_alive.fetch_add(1, std::memory_order_relaxed);
@@ -102,7 +121,7 @@ pooled_stack_info stack_pool::map_guarded(unsigned lane) {
     return {sc, true, true};
 }
 
-pooled_stack_info stack_pool::carve_from_slab(unsigned lane) {
+pooled_stack_info stack_pool::carve_from_slab(unsigned lane, char*& fresh_slab) {
     if (lane >= lanes_.size()) lanes_.resize(lane + 1);
     slab_cursor& cur = lanes_[lane];
     if (cur.left == 0) {
@@ -111,6 +130,7 @@ pooled_stack_info stack_pool::carve_from_slab(unsigned lane) {
         if (base == MAP_FAILED) refuse("a slab of coroutine stacks", len / 1024, errno);
         ::mprotect(base, page_, PROT_NONE);   // guards the lowest stack; failure only loses that page's guard
         slabs_.emplace_back(static_cast<char*>(base), len);
+        fresh_slab = static_cast<char*>(base);
         cur.next = static_cast<char*>(base) + page_;
         cur.left = stacks_per_slab;
     }

@@ -75,8 +75,9 @@ private:
         std::size_t left = 0;
     };
 
-    pooled_stack_info map_guarded(unsigned lane);
-    pooled_stack_info carve_from_slab(unsigned lane);
+    // Both under lock_; fresh_slab is set to a slab mapped by this call.
+    pooled_stack_info map_guarded(unsigned lane, char*& fresh_slab);
+    pooled_stack_info carve_from_slab(unsigned lane, char*& fresh_slab);
 
     std::size_t usable_;                        // bytes usable by the coroutine
     std::size_t page_;
