@@ -12,19 +12,25 @@
 // list is empty takes a whole batch. So the blocks flow from the retiring
 // worker back to the spawning one, one lock per `batch` blocks. The depot
 // keeps at most `depot_limit` blocks per class; beyond, batches go back to
-// malloc, so a burst of a million coroutines is not kept for ever.
+// malloc, so a burst of a million coroutines is not kept for ever. When
+// neither the list nor the depot has a block, the list is refilled with
+// 32 KiB of fresh blocks whose pages are mapped in by one call
+// (refill_from_malloc).
 // Under AddressSanitizer the cache is off (blocks reused here would hide
 // a use after free from it).
 #include <rill/detail/small_alloc.hpp>
 
 #include <rill/detail/chan_core.hpp>   // spinlock
+#include "prefault.hpp"
 #include "resource_errors.hpp"
 
 #include <rill/errors.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -155,6 +161,40 @@ struct thread_cache {
 
 [[gnu::tls_model("initial-exec")]] thread_local thread_cache tls_cache;
 
+constexpr std::size_t refill_bytes = 32 * 1024;   // fresh blocks taken from malloc at once
+
+/// Fills an empty list with fresh blocks from malloc: about refill_bytes'
+/// worth, at least `batch`. Here the population is growing (no freed block
+/// was left anywhere), and malloc carves fresh blocks from the top of its
+/// heap, page by page: a thread's own arena grows by one mprotect per page
+/// and each new page faults at its first chunk header. So the refill first
+/// takes the whole run as one block, maps its pages in with one call
+/// (prefault.hpp) and gives it back: the heap is grown at once, and the
+/// small blocks that follow are carved from the same, mapped, memory.
+/// Nothing depends on that: were malloc to place them elsewhere, they
+/// would only fault as before.
+void refill_from_malloc(thread_cache::list& l, std::size_t c) {
+    const std::size_t size = class_size(c);
+    const std::size_t n = std::max(batch, refill_bytes / size);
+    if (void* run = std::malloc(n * (size + sizeof(void*)))) {   // with room for malloc's chunk headers
+        prefault_range(run, n * (size + sizeof(void*)));
+        std::free(run);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        void* p;
+        try {
+            p = new_block(size);
+        } catch (...) {
+            if (l.head) break;   // out of memory: the blocks already had will do for now
+            throw;
+        }
+        auto* b = static_cast<free_block*>(p);
+        b->next = l.head;
+        l.head = b;
+        ++l.count;
+    }
+}
+
 }  // namespace
 #endif
 
@@ -170,7 +210,7 @@ void* small_alloc(std::size_t size) {
             l.head = chain;
             l.count = batch;
         } else {
-            return new_block(class_size(c));
+            refill_from_malloc(l, c);
         }
     }
     free_block* b = l.head;
