@@ -50,7 +50,7 @@ void prefault_pages(std::span<void* const> starts, std::size_t page_len) noexcep
         // name the parent in a forked child.
         const int pidfd = int(::syscall(SYS_pidfd_open, ::getpid(), 0));
         if (pidfd >= 0) {
-            constexpr std::size_t max_ranges = 512;   // below the kernel's UIO_MAXIOV (1024)
+            constexpr std::size_t max_ranges = 256;   // a slab's worth; the kernel takes up to UIO_MAXIOV (1024)
             iovec iov[max_ranges];
             bool ok = true;
             for (std::size_t i = 0; i < starts.size() && ok; i += max_ranges) {

@@ -71,7 +71,7 @@ TEST_CASE("prefault_range maps in every page the range touches and changes nothi
 }
 
 TEST_CASE("prefault_pages maps in the pages asked for, and only those, over more than one call's worth") {
-    constexpr std::size_t stride = 3, count = 700;   // more ranges than one process_madvise call takes (512)
+    constexpr std::size_t stride = 3, count = 700;   // more ranges than one process_madvise call of prefault_pages takes (256)
     mapping m(stride * count);
     std::vector<void*> starts;
     for (std::size_t i = 0; i < count; ++i) starts.push_back(m.base + i * stride * page);
