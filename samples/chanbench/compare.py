@@ -10,8 +10,11 @@ Implementations alternate within each repetition (rill, go, boost_fiber, in
 a rotating order) so that a slow spell of the machine hits all of them.
 The peers are built from ../shared/bench/peers (or --peers-src) into
 bench-bin/peers with their Makefile; without them, rill's own table is
-still printed. The wordcount workload needs --corpus (made and checked by
-the wordcount sample's generator when missing)."""
+still printed. The wordcount workload needs --corpus: when that file is
+missing it is made by the wordcount sample's generator (--corpus-mib MiB,
+default 200), and when FILE.expect is missing the peers'
+check_wordcount.py counts the file independently and writes it, so that
+every implementation checks its result against it."""
 
 import argparse
 import datetime
@@ -122,6 +125,30 @@ def table(results, impls, threads_list, workloads):
     return "\n".join(rows)
 
 
+def prepare_corpus(path, mib, peers_src):
+    """Makes the corpus and its .expect file when they are missing. Returns an error or None."""
+    if not os.path.exists(path):
+        gen = os.path.join(ROOT, "build", "samples", "wordcount", "gen_corpus")
+        if not os.path.exists(gen):
+            return f"{path} is missing and {gen} is not built (meson setup build && ninja -C build)"
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        print(f"compare: making {path} ({mib} MiB)", file=sys.stderr)
+        r = sh([gen, path, str(mib)])
+        if r.returncode != 0:
+            return f"{gen} failed: {r.stderr.strip()}"
+    if not os.path.exists(path + ".expect"):
+        check = os.path.join(peers_src, "check_wordcount.py")
+        if not os.path.exists(check):
+            print(f"compare: no {check}: wordcount results are not checked against an independent count",
+                  file=sys.stderr)
+            return None
+        print(f"compare: counting {path} independently into {path}.expect", file=sys.stderr)
+        r = sh([sys.executable, check, path, path + ".expect"])
+        if r.returncode != 0:
+            return f"{check} failed: {r.stderr.strip()}"
+    return None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--chanbench", default=os.path.join(ROOT, "build", "samples", "chanbench", "chanbench"))
@@ -131,7 +158,8 @@ def main():
     ap.add_argument("--threads", default="1 2")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workloads", default=" ".join(WORKLOADS))
-    ap.add_argument("--corpus", default="")
+    ap.add_argument("--corpus", default="", help="the wordcount input; made when missing (see above)")
+    ap.add_argument("--corpus-mib", type=int, default=200, help="the size of a corpus made here")
     ap.add_argument("--quick", action="store_true", help="small sizes, one repetition (a smoke test)")
     ap.add_argument("--timeout", type=int, default=600)
     ap.add_argument("--jsonl", default="", help="also append every JSON line here")
@@ -149,6 +177,10 @@ def main():
     if unknown:
         sys.exit(f"compare: unknown workload(s) {', '.join(unknown)}; known: {' '.join(WORKLOADS)}")
     workloads = [w for w in asked if w != "wordcount" or a.corpus]
+    if "wordcount" in workloads:
+        err = prepare_corpus(a.corpus, a.corpus_mib, os.path.abspath(a.peers_src))
+        if err:
+            sys.exit(f"compare: {err}")
     reps = 1 if a.quick else a.reps
     names = list(impls)
     results = {}
