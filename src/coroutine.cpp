@@ -58,7 +58,8 @@ __attribute__((noinline)) void set_current_coroutine(coroutine* c) noexcept {
 }
 
 coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<task> body, std::string coroutine_name)
-    : sched(s), id(coroutine_id), name(std::move(coroutine_name)), body_(std::move(body)) {
+    : sched(s), id(coroutine_id), body_(std::move(body)) {
+    if (!coroutine_name.empty()) name_ = std::make_unique<std::string>(std::move(coroutine_name));
     wait.coro = this;
 #if defined(RILL_TSAN)
     tsan_fiber_ = __tsan_create_fiber(0);
@@ -78,9 +79,6 @@ coroutine* coroutine::resume(worker& w) {
     if (!started_) {
         stack_ = w.take_stack();   // may throw resource_error: nothing changed yet
         started_ = true;
-        stack_bottom_ = static_cast<char*>(stack_.sc.sp) - stack_.sc.size;
-        stack_size_ = stack_.sc.size;
-        stack_guarded_ = stack_.guarded;
         make_context<&coroutine::start>(context_, stack_.sc.sp, stack_.sc.size);
     }
 #if defined(RILL_TSAN)
@@ -90,7 +88,7 @@ coroutine* coroutine::resume(worker& w) {
 #endif
 #if defined(RILL_ASAN)
     void* worker_fake = nullptr;
-    __sanitizer_start_switch_fiber(&worker_fake, stack_bottom_, stack_size_);
+    __sanitizer_start_switch_fiber(&worker_fake, stack_bottom(), stack_size());
 #endif
     switch_context(w.context(), context_);
     coroutine* last = current_coroutine();   // who switched back: us, or the end of a hand-off chain
@@ -107,18 +105,25 @@ void coroutine::release_stack(worker& w) noexcept {
 #if defined(RILL_ASAN)
     // The frames that switched away for good (run_to_end's) never returned
     // to clear their redzones; the next coroutine on this stack starts clean.
-    __asan_unpoison_memory_region(stack_bottom_, stack_size_);
+    __asan_unpoison_memory_region(stack_bottom(), stack_size());
 #endif
     w.give_stack(std::exchange(stack_, pooled_stack_info{}));
 }
 
+void coroutine::set_name(std::string n) {
+    if (n.empty()) name_.reset();
+    else if (name_) *name_ = std::move(n);
+    else name_ = std::make_unique<std::string>(std::move(n));
+}
+
 void coroutine::check_stack() const noexcept {
-    if (stack_guarded_ || stack_canary_intact(stack_bottom_)) return;
+    if (stack_.guarded || stack_canary_intact(stack_bottom())) return;
+    const std::string_view n = name();
     std::fprintf(stderr,
-                 "rill: coroutine %llu%s%s%s overflowed its stack of %zu KiB (caught by the canary of a slab stack);"
+                 "rill: coroutine %llu%s%.*s%s overflowed its stack of %zu KiB (caught by the canary of a slab stack);"
                  " raise rill::options::stack_size\n",
-                 static_cast<unsigned long long>(id), name.empty() ? "" : " \"", name.c_str(), name.empty() ? "" : "\"",
-                 (stack_size_ + 1023) / 1024);   // the size asked for (a slab stack lends 64 bytes to its canary)
+                 static_cast<unsigned long long>(id), n.empty() ? "" : " \"", int(n.size()), n.data(), n.empty() ? "" : "\"",
+                 (stack_size() + 1023) / 1024);   // the size asked for (a slab stack lends 64 bytes to its canary)
     std::abort();
 }
 
@@ -141,7 +146,7 @@ void coroutine::switch_out() noexcept {
 #  if defined(RILL_ASAN)
         h.worker_stack_bottom = ret_bottom_;
         h.worker_stack_size = ret_size_;
-        __sanitizer_start_switch_fiber(&fake_stack_, successor->stack_bottom_, successor->stack_size_);
+        __sanitizer_start_switch_fiber(&fake_stack_, successor->stack_bottom(), successor->stack_size());
 #  endif
 #  if defined(RILL_TSAN)
         h.worker_tsan_fiber = ret_tsan_fiber_;

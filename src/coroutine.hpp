@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #if !defined(RILL_NO_SANITIZER_HOOKS)
 #  if defined(__SANITIZE_ADDRESS__)
@@ -88,13 +89,15 @@ public:
 
     scheduler& sched;
     const std::uint64_t id;
-    std::string name;
+    /// Its name ("" when it has none): set at spawn or by rill::set_coroutine_name.
+    std::string_view name() const noexcept { return name_ ? std::string_view(*name_) : std::string_view(); }
+    void set_name(std::string n);
     waitable wait;                        // what it is blocked on, if anything
     std::atomic<bool> suspended{true};    // context saved and post-switch work done: may be resumed
+    bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()
     coroutine* run_next = nullptr;        // the next in its run queue (under the queue's lock)
     coroutine* reg_prev = nullptr;        // scheduler's registry of coroutines that have waited (under its lock)
     coroutine* reg_next = nullptr;
-    bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()
 
 private:
     static void start() noexcept;         // what a new context runs: the current coroutine's body
@@ -120,10 +123,14 @@ private:
     bool started_ = false;
     bool finished_ = false;
     worker* on_worker_ = nullptr;
+    // Only named coroutines pay for a name: a spawned record is one small
+    // block, and a burst of unstarted ones is a burst of these.
+    std::unique_ptr<std::string> name_;
 public:
-    const void* stack_bottom_ = nullptr;  // lowest usable byte of its stack (set when it starts)
-    std::size_t stack_size_ = 0;
-    bool stack_guarded_ = true;           // false: a slab stack, checked by its canary
+    /// Its stack's lowest usable byte and usable size, while it holds one
+    /// (from its first resume until release_stack).
+    const void* stack_bottom() const noexcept { return stack_.sc.sp ? static_cast<const char*>(stack_.sc.sp) - stack_.sc.size : nullptr; }
+    std::size_t stack_size() const noexcept { return stack_.sc.size; }
 private:
 #if defined(RILL_ASAN)
     void* fake_stack_ = nullptr;          // ASan fake stack while suspended

@@ -63,8 +63,8 @@ void pass_on(int sig, siginfo_t* info, void* context) noexcept {
 
 void on_segv(int sig, siginfo_t* info, void* context) noexcept {
     coroutine* c = current_coroutine();
-    if (c && c->stack_bottom_) {
-        auto bottom = reinterpret_cast<std::uintptr_t>(c->stack_bottom_);
+    if (c && c->stack_bottom()) {
+        auto bottom = reinterpret_cast<std::uintptr_t>(c->stack_bottom());
         auto addr = reinterpret_cast<std::uintptr_t>(info->si_addr);
         std::uintptr_t page = std::uintptr_t(::sysconf(_SC_PAGESIZE));
         std::uintptr_t sp = stack_pointer(context);
@@ -73,13 +73,13 @@ void on_segv(int sig, siginfo_t* info, void* context) noexcept {
         if (in_guard || sp_below) {
             put("rill: coroutine ");
             put_number(c->id);
-            if (!c->name.empty()) {
+            if (const std::string_view name = c->name(); !name.empty()) {
                 put(" \"");
-                put(c->name.data(), c->name.size());
+                put(name.data(), name.size());
                 put("\"");
             }
             put(" overflowed its stack of ");
-            put_number((c->stack_size_ + 1023) / 1024);
+            put_number((c->stack_size() + 1023) / 1024);
             put(" KiB (it hit the guard page at 0x");
             put_number(addr, 16);
             put("); raise rill::options::stack_size or use less stack (deep recursion, big local arrays)\n");

@@ -53,7 +53,7 @@ std::uint64_t coroutine_id() noexcept {
 }
 
 void set_coroutine_name(std::string name) {
-    if (detail::coroutine* c = detail::current_coroutine()) c->name = std::move(name);
+    if (detail::coroutine* c = detail::current_coroutine()) c->set_name(std::move(name));
 }
 
 live_objects live() noexcept {

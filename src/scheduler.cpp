@@ -590,7 +590,7 @@ std::string scheduler::deadlock_report() {
             break;
         }
         msg += fmt::format("\n  coroutine {}", c->id);
-        if (!c->name.empty()) msg += fmt::format(" \"{}\"", c->name);
+        if (!c->name().empty()) msg += fmt::format(" \"{}\"", c->name());
         msg += fmt::format(": {}", c->wait.op ? c->wait.op : "blocked");
         if (const chan_core* ch = c->wait.on) {
             if (std::string_view(ch->label()) == "chan")
