@@ -176,8 +176,9 @@ constexpr std::size_t refill_bytes = 32 * 1024;   // fresh blocks taken from mal
 void refill_from_malloc(thread_cache::list& l, std::size_t c) {
     const std::size_t size = class_size(c);
     const std::size_t n = std::max(batch, refill_bytes / size);
-    if (void* run = std::malloc(n * (size + sizeof(void*)))) {   // with room for malloc's chunk headers
-        prefault_range(run, n * (size + sizeof(void*)));
+    const std::size_t run_bytes = n * (size + 16);   // with room for malloc's chunk headers (8 bytes, rounded to 16)
+    if (void* run = std::malloc(run_bytes)) {
+        prefault_range(run, run_bytes);
         std::free(run);
     }
     for (std::size_t i = 0; i < n; ++i) {

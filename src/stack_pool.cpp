@@ -89,8 +89,9 @@ pooled_stack_info stack_pool::allocate(unsigned lane) {
     // top page of every stack of a new slab, mapped in ahead of the first
     // touch: one call instead of a page fault per stack. The slab is new
     // because this many stacks are live, so most of it will be used soon.
-    // Outside lock_: the other workers' allocations need not wait for it,
-    // and only this lane's worker carves from this slab.
+    // Outside lock_: the other workers' allocations need not wait for it.
+    // Only this lane's worker carves from this slab, and populating a page
+    // would not change it even if a stack on it were in use already.
     if (fresh_slab) {
         std::array<void*, stacks_per_slab> tops;
         for (std::size_t i = 0; i < stacks_per_slab; ++i) tops[i] = fresh_slab + (i + 1) * usable_;
