@@ -55,6 +55,14 @@ void check(const std::vector<void*>& v, std::size_t size) {
     CHECK(overlapping == 0);
 }
 
+/// How many of the blocks in `later` were among those in `earlier`.
+std::size_t handed_out_again(std::vector<void*> earlier, const std::vector<void*>& later) {
+    std::sort(earlier.begin(), earlier.end());
+    std::size_t n = 0;
+    for (void* p : later) n += std::binary_search(earlier.begin(), earlier.end(), p);
+    return n;
+}
+
 void give_back(const std::vector<void*>& v, std::size_t size) {
     for (void* p : v) small_free(p, size);
 }
@@ -77,9 +85,7 @@ TEST_CASE("freed blocks come back: a second round reuses them and stays whole") 
     give_back(first, size);
     std::vector<void*> second = take(n, size);
     check(second, size);
-    std::sort(first.begin(), first.end());
-    std::size_t reused = 0;
-    for (void* p : second) reused += std::binary_search(first.begin(), first.end(), p);
+    const std::size_t reused = handed_out_again(first, second);
     INFO("reused ", reused, " of ", n);
 #if !defined(TEST_ASAN)
     CHECK(reused > 0);   // the thread's list and the depot hand freed blocks out again
@@ -95,9 +101,7 @@ TEST_CASE("blocks freed on another thread reach this one through the depot, whol
     std::vector<void*> theirs;
     std::thread([&] { theirs = take(n, size); }).join();
     check(theirs, size);
-    std::sort(mine.begin(), mine.end());
-    std::size_t from_depot = 0;
-    for (void* p : theirs) from_depot += std::binary_search(mine.begin(), mine.end(), p);
+    const std::size_t from_depot = handed_out_again(mine, theirs);
     INFO("from the depot: ", from_depot, " of ", n);
 #if !defined(TEST_ASAN)
     CHECK(from_depot > 0);
