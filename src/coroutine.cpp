@@ -59,6 +59,7 @@ __attribute__((noinline)) void set_current_coroutine(coroutine* c) noexcept {
 
 coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<task> body, std::string coroutine_name)
     : sched(s), id(coroutine_id), body_(std::move(body)) {
+    is_coroutine = true;
     if (!coroutine_name.empty()) name_ = std::make_unique<std::string>(std::move(coroutine_name));
     wait.coro = this;
 #if defined(RILL_TSAN)

@@ -7,9 +7,10 @@
 // direct hand-off, one switch instead of two). Whoever switches away saves its own context: a coroutine into its
 // record, a worker into the worker. Either way the coroutine that switched
 // out is not resumable until its worker ran the post-switch work (release
-// the channel locks) and set `suspended`. The stack is taken on the first
-// resume, so a coroutine that has not started holds none, and given back by
-// the worker once the coroutine finished. Sanitizer annotations (ASan's
+// the channel locks) and set `suspended`. The record is made when the
+// coroutine first runs (scheduler::start_task) and the stack is taken on
+// its first resume, so a coroutine that has not started holds neither; the
+// stack is given back by the worker once the coroutine finished. Sanitizer annotations (ASan's
 // switch_fiber and TSan's fiber API) wrap every switch here and nowhere
 // else; a hand-off passes on the worker's stack bounds and TSan fiber.
 #pragma once
@@ -62,7 +63,9 @@ struct handoff {
     void* worker_tsan_fiber = nullptr;           // TSan
 };
 
-class coroutine : public small_allocated {   // records are recycled per thread (small_alloc.hpp)
+// A record is made when the coroutine first runs (worker::run), not at its
+// spawn: until then its task waits in the run queue alone.
+class coroutine : public small_allocated, public run_node {   // records are recycled per thread (small_alloc.hpp)
 public:
     coroutine(scheduler& sched, std::uint64_t id, std::unique_ptr<task> body, std::string name);
     ~coroutine();
@@ -95,7 +98,6 @@ public:
     waitable wait;                        // what it is blocked on, if anything
     std::atomic<bool> suspended{true};    // context saved and post-switch work done: may be resumed
     bool registered = false;              // in the registry: set by the coroutine's first wait, read by retire()
-    coroutine* run_next = nullptr;        // the next in its run queue (under the queue's lock)
     coroutine* reg_prev = nullptr;        // scheduler's registry of coroutines that have waited (under its lock)
     coroutine* reg_next = nullptr;
 

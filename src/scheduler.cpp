@@ -54,7 +54,7 @@ __attribute__((noinline)) worker* current_worker() noexcept {
 // size_ is written only under the lock, so a plain store keeps it equal to
 // count_ (no locked read-modify-write). Only a push that others must not
 // miss (to the global queue: see the wake protocol) stores it seq_cst.
-void run_queue::push(coroutine* c, bool publish) noexcept {
+void run_queue::push(run_node* c, bool publish) noexcept {
     c->run_next = nullptr;
     std::scoped_lock l(lock_);
     if (tail_) tail_->run_next = c;
@@ -64,10 +64,10 @@ void run_queue::push(coroutine* c, bool publish) noexcept {
     size_.store(count_, publish ? std::memory_order_seq_cst : std::memory_order_release);
 }
 
-coroutine* run_queue::pop() noexcept {
+run_node* run_queue::pop() noexcept {
     if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
     std::scoped_lock l(lock_);
-    coroutine* c = head_;
+    run_node* c = head_;
     if (!c) return nullptr;
     head_ = c->run_next;
     if (!head_) tail_ = nullptr;
@@ -76,11 +76,11 @@ coroutine* run_queue::pop() noexcept {
     return c;
 }
 
-coroutine* run_queue::take_at(std::size_t i) noexcept {
+run_node* run_queue::take_at(std::size_t i) noexcept {
     std::scoped_lock l(lock_);
     if (i >= count_) return nullptr;
-    coroutine* prev = nullptr;
-    coroutine* c = head_;
+    run_node* prev = nullptr;
+    run_node* c = head_;
     for (; i > 0; --i) prev = std::exchange(c, c->run_next);
     (prev ? prev->run_next : head_) = c->run_next;
     if (tail_ == c) tail_ = prev;
@@ -90,6 +90,10 @@ coroutine* run_queue::take_at(std::size_t i) noexcept {
 }
 
 namespace {
+/// Whether a queued thing has run before (a woken coroutine), rather than
+/// being new work (a task, or a named coroutine not started yet).
+bool has_run(const run_node* n) noexcept { return n->is_coroutine && static_cast<const coroutine*>(n)->started(); }
+
 std::int64_t monotonic_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count() | 1;   // never 0
 }
@@ -97,14 +101,14 @@ std::int64_t monotonic_ns() noexcept {
 
 // Out of line: the thieves' path, kept out of find_work, which every
 // worker runs between coroutines.
-[[gnu::noinline]] coroutine* run_queue::steal_into(run_queue& into) noexcept {
+[[gnu::noinline]] run_node* run_queue::steal_into(run_queue& into) noexcept {
     if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
     if (count_ == 0) {
         lock_.unlock();
         return nullptr;
     }
     if (count_ <= short_queue) {
-        if (head_->started()) {   // a woken head: left to its worker for lone_grace_ns
+        if (has_run(head_)) {   // a woken head: left to its worker for lone_grace_ns
             // The clock is read under the lock (the owner's pushes wait on
             // it, about 25 ns), but only here: a spawner's queue, whose head
             // has not started, costs the thief no clock read.
@@ -142,8 +146,8 @@ std::int64_t monotonic_ns() noexcept {
     // under the lock, over records the owner wrote (cache misses each), and
     // the owner's pushes wait meanwhile.
     const std::size_t take = std::min(count_ - count_ / 2, max_steal);
-    coroutine* first = head_;
-    coroutine* last = first;
+    run_node* first = head_;
+    run_node* last = first;
     for (std::size_t i = 1; i < take; ++i) last = last->run_next;
     head_ = last->run_next;
     if (!head_) tail_ = nullptr;
@@ -151,7 +155,7 @@ std::int64_t monotonic_ns() noexcept {
     size_.store(count_, std::memory_order_relaxed);
     lock_.unlock();
     if (take > 1) {   // the rest of the stolen run goes into the thief's (empty) queue, in order
-        coroutine* rest = first->run_next;
+        run_node* rest = first->run_next;
         last->run_next = nullptr;
         std::scoped_lock l(into.lock_);
         if (into.tail_) into.tail_->run_next = rest;
@@ -188,35 +192,35 @@ void worker::push_next_unless_taken(coroutine* c) {
     else next_ = c;
 }
 
-void worker::push_local(coroutine* c) {
+void worker::push_local(run_node* c) {
     local.push(c);
     sched.wake_one_if_idle();
 }
 
 // Deterministic mode: everything runnable goes into the local queue, and
 // one is taken at random (seeded). One worker, so no other thread races us.
-coroutine* worker::pick_at_random() {
+run_node* worker::pick_at_random() {
     if (next_) local.push(std::exchange(next_, nullptr));
-    while (coroutine* c = sched.pop_global()) local.push(c);
+    while (run_node* c = sched.pop_global()) local.push(c);
     std::size_t n = local.size();
     return n ? local.take_at(std::size_t(next_random() % n)) : nullptr;
 }
 
-coroutine* worker::find_work() {
+run_node* worker::find_work() {
     if (sched.seed) return pick_at_random();
     if (--global_countdown_ == 0) {
         global_countdown_ = global_check_interval;
-        if (coroutine* c = sched.pop_global()) return c;
+        if (run_node* c = sched.pop_global()) return c;
     }
-    if (coroutine* c = pop_own()) return c;
-    if (coroutine* c = sched.pop_global()) return c;
+    if (run_node* c = pop_own()) return c;
+    if (run_node* c = sched.pop_global()) return c;
     unsigned n = sched.nworkers;
     if (n > 1) {
         unsigned start = unsigned(xorshift(rng_) % n);
         for (unsigned k = 0; k < n; ++k) {
             worker& victim = sched.worker_at((start + k) % n);
             if (&victim == this) continue;
-            if (coroutine* c = victim.local.steal_into(local)) return c;
+            if (run_node* c = victim.local.steal_into(local)) return c;
         }
     }
     return nullptr;
@@ -227,10 +231,10 @@ coroutine* worker::find_work() {
 // workers not parked are spinning already; the others park at once. With
 // 16 workers and two coroutines' worth of work, 14 spinners would keep 14
 // cores busy stealing nothing (and contending on the queues they scan).
-coroutine* worker::spin_for_work() {
+run_node* worker::spin_for_work() {
     if (!sched.may_spin()) return nullptr;
     sched.spinning.fetch_add(1, std::memory_order_seq_cst);
-    coroutine* found = nullptr;
+    run_node* found = nullptr;
     for (int round = 0; round < spin_rounds && !found && !sched.done(); ++round) {
         for (int i = 0; i < 32; ++i) cpu_relax();
         if (round >= spin_rounds / 2) std::this_thread::yield();
@@ -253,7 +257,10 @@ bool worker::park() {
     return !sched.done();
 }
 
-void worker::run(coroutine* c) {
+void worker::run(run_node* n) {
+    coroutine* c;
+    if (n->is_coroutine) c = static_cast<coroutine*>(n);
+    else if (!(c = sched.start_task(static_cast<task*>(n)))) return;
     while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
     c->suspended.store(false, std::memory_order_relaxed);
     if (!c->started() && sched.unwinding(c)) {   // the run is ending: a body not begun never runs (and needs no stack)
@@ -296,7 +303,7 @@ void worker::finish_switch(coroutine* prev) noexcept {
 
 // This worker's own next pick: `next` while its streak lasts (or while the
 // local queue is empty), else the local queue's head.
-coroutine* worker::pop_own() noexcept {
+run_node* worker::pop_own() noexcept {
     if (next_) {
         if (next_streak_ < next_streak_limit || local.size() == 0) {
             ++next_streak_;
@@ -321,12 +328,13 @@ coroutine* worker::take_successor() noexcept {
         global_countdown_ = 1;
         return nullptr;
     }
-    coroutine* c = pop_own();
-    if (!c) return nullptr;
-    if (!c->started() || !c->suspended.load(std::memory_order_acquire)) {
-        next_ = c;   // empty after pop_own: the loop runs it next
+    run_node* n = pop_own();
+    if (!n) return nullptr;
+    if (!has_run(n) || !static_cast<coroutine*>(n)->suspended.load(std::memory_order_acquire)) {
+        next_ = n;   // empty after pop_own: the loop runs it next
         return nullptr;
     }
+    coroutine* c = static_cast<coroutine*>(n);
     c->suspended.store(false, std::memory_order_relaxed);
     return c;
 }
@@ -353,7 +361,7 @@ void worker::loop() {
     eh_globals_ = abi::__cxa_get_globals();
     stack_cache_.reserve(stack_cache_limit);
     for (;;) {
-        coroutine* c = find_work();
+        run_node* c = find_work();
         if (!c) c = spin_for_work();
         if (c) {
             run(c);
@@ -395,28 +403,59 @@ scheduler::~scheduler() {
     live_counts::runtimes.fetch_sub(1, std::memory_order_relaxed);
 }
 
-coroutine* scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
+void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
     if (stopping() && !current_coroutine())
         throw std::logic_error("rill: spawn on a runtime that has stopped (after an error or a deadlock)");
-    const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
-    coroutine* c;
-    try {
-        c = new coroutine(*this, id, std::move(body), std::move(name));
-    } catch (const std::bad_alloc&) {
-        throw_resource_error([&] {
-            return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
-                               live_.load(std::memory_order_relaxed));
-        });
+    run_node* queued;
+    if (name.empty() && !root) {
+        queued = body.release();   // its record comes at its first run (start_task)
+    } else {
+        const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+        coroutine* c;
+        try {
+            c = new coroutine(*this, id, std::move(body), std::move(name));
+        } catch (const std::bad_alloc&) {
+            throw_resource_error([&] {
+                return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
+                                   live_.load(std::memory_order_relaxed));
+            });
+        }
+        if (root) {
+            std::scoped_lock l(reg_lock_);
+            root_.store(c, std::memory_order_release);   // retire() clears it under this lock
+        }
+        queued = c;
     }
     live_.fetch_add(1, std::memory_order_seq_cst);
-    if (root) {
-        std::scoped_lock l(reg_lock_);
-        root_.store(c, std::memory_order_release);   // retire() clears it under this lock
-    }
     worker* w = current_worker();
-    if (w && &w->sched == this) w->push_local(c);
-    else push_global(c);
-    return c;
+    if (w && &w->sched == this) w->push_local(queued);
+    else push_global(queued);
+}
+
+// Ids are drawn here, at the first run, so they number coroutines in the
+// order they started. A body that never runs is destroyed on the worker's
+// thread, as a coroutine unwound before it began is.
+coroutine* scheduler::start_task(task* t) noexcept {
+    std::unique_ptr<task> body(t);
+    if (stopping()) {   // the run is ending: a body not begun never runs
+        retire_unstarted(std::move(body));
+        return nullptr;
+    }
+    const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    try {
+        return new coroutine(*this, id, std::move(body), {});   // body moves only once the record is allocated
+    } catch (const std::bad_alloc&) {
+        try {
+            throw_resource_error([&] {
+                return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
+                                   live_.load(std::memory_order_relaxed));
+            });
+        } catch (...) {
+            fail(std::current_exception());
+        }
+        retire_unstarted(std::move(body));
+        return nullptr;
+    }
 }
 
 void scheduler::ready(coroutine* c) {
@@ -449,6 +488,12 @@ void scheduler::register_waiter(coroutine* c) noexcept {
     c->registered = true;
 }
 
+void scheduler::retire_unstarted(std::unique_ptr<task> t) noexcept {
+    std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    t.reset();
+    notify_if_last(left);
+}
+
 void scheduler::retire(coroutine* c) {
     if (c->registered || root_.load(std::memory_order_relaxed) == c) {
         std::scoped_lock l(reg_lock_);
@@ -465,15 +510,19 @@ void scheduler::retire(coroutine* c) {
     // checks again when it next parks.
     std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     delete c;
+    notify_if_last(left);
+}
+
+void scheduler::notify_if_last(std::size_t left) noexcept {
     if (left <= 1) {   // 1: maybe only the root is left, which shutdown() waits for
         std::scoped_lock l(ctl_lock_);
         ctl_cv_.notify_all();
     }
 }
 
-coroutine* scheduler::pop_global() { return global_.pop(); }
+run_node* scheduler::pop_global() { return global_.pop(); }
 
-void scheduler::push_global(coroutine* c) {
+void scheduler::push_global(run_node* c) {
     global_.push(c, true);
     wake_one_if_idle();
 }

@@ -43,18 +43,19 @@ namespace rill::detail {
 class timer_service;
 class scheduler;
 
-/// FIFO of coroutines with a lock; the owner pushes and pops, thieves take
-/// half. Intrusive (linked through coroutine::run_next: a runnable
-/// coroutine is in one queue at a time), so no push, pop or steal ever
-/// allocates: waking a coroutine cannot fail, even out of memory.
+/// FIFO of coroutines, and of spawns not started yet, with a lock; the owner
+/// pushes and pops, thieves take half. Intrusive (linked through
+/// run_node::run_next: a runnable thing is in one queue at a time), so no
+/// push, pop or steal ever allocates: waking a coroutine cannot fail, even
+/// out of memory.
 class run_queue {
 public:
     /// publish: make the push visible before the caller reads the idle
     /// count (seq_cst): a push to the global queue, which no running worker owns.
-    void push(coroutine* c, bool publish = false) noexcept;
-    coroutine* pop() noexcept;
+    void push(run_node* c, bool publish = false) noexcept;
+    run_node* pop() noexcept;
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
-    coroutine* take_at(std::size_t i) noexcept;
+    run_node* take_at(std::size_t i) noexcept;
     /// Moves about half of this queue, at most max_steal, into `into` (which
     /// must be empty); returns one to run. A short queue (at most
     /// short_queue) whose head has run before (a woken coroutine) is left to
@@ -68,7 +69,7 @@ public:
     /// empty. A queue whose head has not started is new work and is stolen
     /// from at once, except a lone new coroutine, taken at the second look
     /// (the 3 µs wait there cost a spawner's thief 7-12%).
-    coroutine* steal_into(run_queue& into) noexcept;
+    run_node* steal_into(run_queue& into) noexcept;
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t short_queue = 4;
     static constexpr std::int64_t lone_grace_ns = 3000;    // as Go's runqgrab
@@ -77,13 +78,13 @@ public:
 
 private:
     spinlock lock_;                        // guards head_, tail_, count_ and the lone_ fields
-    coroutine* head_ = nullptr;
-    coroutine* tail_ = nullptr;
+    run_node* head_ = nullptr;
+    run_node* tail_ = nullptr;
     std::size_t count_ = 0;
     std::atomic<std::size_t> size_{0};     // count_, readable without the lock (stored under it)
     // After size_, not before: moving size_ from offset 32 to 40 cost
     // pingpong 4 ns at threads=1 (a layout effect; nothing here runs then).
-    const coroutine* lone_seen_ = nullptr; // the head a thief has looked at and left (compared, never followed)
+    const run_node* lone_seen_ = nullptr; // the head a thief has looked at and left (compared, never followed)
     std::int64_t lone_since_ = 0;          // when a thief first saw that head (steady clock, ns; 0: not timed)
 };
 
@@ -99,7 +100,7 @@ public:
     /// `next` when it is free, else behind the local queue (it does not
     /// push out a coroutine woken with a value to work on).
     void push_next_unless_taken(coroutine* c);
-    void push_local(coroutine* c);
+    void push_local(run_node* c);
     /// Work for this worker to do after the current coroutine switched out
     /// (release channel locks, requeue a yielder).
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
@@ -133,14 +134,14 @@ public:
     std::counting_semaphore<> wakeup{0};   // released by whoever takes this worker off the idle list
 
 private:
-    coroutine* find_work();
-    coroutine* pop_own() noexcept;         // next_ or the local queue's head (see find_work)
-    coroutine* pick_at_random();           // deterministic mode's find_work
-    coroutine* spin_for_work();
+    run_node* find_work();
+    run_node* pop_own() noexcept;          // next_ or the local queue's head (see find_work)
+    run_node* pick_at_random();            // deterministic mode's find_work
+    run_node* spin_for_work();
     bool park();                           // false: the runtime is shutting down
-    void run(coroutine* c);
+    void run(run_node* n);
 
-    alignas(64) coroutine* next_ = nullptr;   // owner only, from here on
+    alignas(64) run_node* next_ = nullptr;    // owner only, from here on
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
     std::uint32_t global_countdown_ = global_check_interval;   // find_work looks at the global queue at 0
     std::uint64_t rng_;
@@ -166,7 +167,14 @@ public:
     ~scheduler();   // shuts down (unwinding what is left) and joins the workers
 
     /// root: run_root's coroutine, unwound after all others at the end.
-    coroutine* spawn(std::unique_ptr<task> body, std::string name, bool root = false);
+    /// An unnamed coroutine other than the root is queued as its task alone;
+    /// its record is made when it first runs (start_task).
+    void spawn(std::unique_ptr<task> body, std::string name, bool root = false);
+    /// A queued task's first run, on the worker that runs it: its coroutine
+    /// record, or null when it will not run (the run is stopping, or no
+    /// record could be had: the run then ends with rill::resource_error).
+    /// Either way the task is owned by whoever gets it.
+    coroutine* start_task(task* t) noexcept;
     /// Makes a woken coroutine runnable.
     void ready(coroutine* c);
     /// Runs body as root; returns after it returned and the rest was unwound.
@@ -187,6 +195,8 @@ public:
     void on_root_finished();
     /// Called by the worker once a coroutine finished.
     void retire(coroutine* c);
+    /// The same for a task that never became a coroutine.
+    void retire_unstarted(std::unique_ptr<task> t) noexcept;
     /// Adds a coroutine to the registry before its first wait (begin_wait).
     void register_waiter(coroutine* c) noexcept;
     /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
@@ -199,8 +209,8 @@ public:
     const unsigned nworkers;
 
     // --- for workers ---
-    coroutine* pop_global();
-    void push_global(coroutine* c);
+    run_node* pop_global();
+    void push_global(run_node* c);
     void wake_one_if_idle();
     bool any_work() const noexcept;
     /// Whether one more worker may spin: fewer than half the awake ones do.
@@ -216,6 +226,7 @@ private:
     void cancel_all(bool include_root) noexcept;
     void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
+    void notify_if_last(std::size_t left) noexcept;   // after a retire left `left` alive: wake the waiters for the end
     void detect_deadlocks(bool on);
 
     const bool detect_deadlock_;

@@ -21,6 +21,7 @@ using namespace std::chrono_literals;
 using rill_test::contains;
 using rill_test::counted;
 using rill_test::deadlock_message;
+using rill_test::single_worker;
 using rill_test::test_options;
 
 namespace {
@@ -109,6 +110,47 @@ TEST_CASE("go starts coroutines that all run") {
         wg.wait();
     }, test_options());
     CHECK(ran == 100);
+}
+
+TEST_CASE("a spawned coroutine gets its record when it first runs: a burst of spawns holds only their bodies") {
+    // One worker, and the root does not switch between its spawns and the
+    // count: none of the spawned coroutines has started there.
+    constexpr int n = 5000;
+    std::size_t records_after_burst = 0;
+    std::set<std::uint64_t> ids;
+    std::uint64_t root_id = 0;
+    const rill::live_objects before = rill::live();
+    rill::run([&] {
+        root_id = rill::coroutine_id();
+        rill::wait_group wg;
+        wg.add(n);
+        for (int i = 0; i < n; ++i) rill::go([&] { ids.insert(rill::coroutine_id()); wg.done(); });
+        records_after_burst = rill::live().coroutines - before.coroutines;
+        wg.wait();
+    }, single_worker());
+    CHECK(records_after_burst == 1);   // the root's
+    CHECK(ids.size() == std::size_t(n));   // each ran once, with an id of its own
+    CHECK(ids.count(root_id) == 0);
+    CHECK(ids.count(0) == 0);
+    CHECK(rill::live() == before);
+}
+
+TEST_CASE("spawned coroutines that never started are destroyed at the end of the run, their captures with them") {
+    const long made_before = counted::made();
+    std::atomic<int> ran{0};
+    rill::run([&] {
+        rill::chan<int> never;
+        for (int i = 0; i < 1000; ++i) {
+            auto held = std::make_shared<counted>();
+            rill::go([held, never, &ran] { ++ran; never.recv(); });   // those that start block for good
+        }
+    }, test_options());
+    // The root returned at once: each either started (and was unwound) or was
+    // dropped unstarted. Either way its captures are gone.
+    CHECK(ran <= 1000);
+    CHECK(counted::made() - made_before == 1000);
+    CHECK(counted::alive() == 0);
+    CHECK(rill::live().coroutines == 0);
 }
 
 TEST_CASE("coroutines woken by one that then computes without yielding run on another worker") {

@@ -9,9 +9,19 @@
 
 namespace rill::detail {
 
+/// What a run queue links (intrusively: a runnable thing is in one queue at
+/// a time, and queueing never allocates). Either a coroutine, or a spawn
+/// that has not started: its body alone, whose coroutine record the worker
+/// that first runs it makes (scheduler.cpp, worker::run).
+struct run_node {
+    run_node* run_next = nullptr;   // the next in its run queue (under the queue's lock)
+    bool is_coroutine = false;      // else a task not started yet
+};
+
 /// What a coroutine runs. One small block per spawn (small_alloc.hpp); the
-/// runtime owns it.
-struct task : small_allocated {
+/// runtime owns it. Until its coroutine starts it waits in a run queue by
+/// itself (run_node), so a burst of spawns costs a body each, not a record.
+struct task : small_allocated, run_node {
     virtual ~task() = default;
     virtual void run() = 0;
 };
