@@ -65,7 +65,7 @@ coroutine::coroutine(scheduler& s, std::uint64_t coroutine_id, std::unique_ptr<t
 #if defined(RILL_TSAN)
     tsan_fiber_ = __tsan_create_fiber(0);
 #endif
-    live_counts::coroutine_made();
+    live_counts::record_made();
 }
 
 coroutine::~coroutine() {
@@ -73,7 +73,7 @@ coroutine::~coroutine() {
 #if defined(RILL_TSAN)
     __tsan_destroy_fiber(tsan_fiber_);
 #endif
-    live_counts::coroutine_gone();
+    live_counts::record_gone();
 }
 
 coroutine* coroutine::resume(worker& w) {

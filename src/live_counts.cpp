@@ -55,6 +55,7 @@ long sum(std::atomic<long> count_cell::*field) noexcept {
 }  // namespace
 
 std::size_t coroutines() noexcept { return std::size_t(sum(&count_cell::coroutines)); }
+std::size_t coroutine_records() noexcept { return std::size_t(sum(&count_cell::records)); }
 std::size_t channels() noexcept { return std::size_t(sum(&count_cell::channels)); }
 
 }  // namespace rill::detail::live_counts

@@ -21,7 +21,8 @@
 namespace rill::detail::live_counts {
 
 struct alignas(64) count_cell {
-    std::atomic<long> coroutines{0};   // written by the owning thread only
+    std::atomic<long> coroutines{0};   // spawned and not retired, started or not; written by the owning thread only
+    std::atomic<long> records{0};      // coroutine records (a coroutine gets one when it first runs)
     std::atomic<long> channels{0};
     std::atomic<bool> in_use{false};   // owned by a thread (set by the CAS that takes it)
     count_cell* next = nullptr;        // every cell ever made (push-only list)
@@ -46,11 +47,14 @@ inline void add(std::atomic<long>& counter, long n) noexcept {
 }
 inline void coroutine_made() noexcept { add(my_cell().coroutines, 1); }
 inline void coroutine_gone() noexcept { add(my_cell().coroutines, -1); }
+inline void record_made() noexcept { add(my_cell().records, 1); }
+inline void record_gone() noexcept { add(my_cell().records, -1); }
 inline void channel_made() noexcept { add(my_cell().channels, 1); }
 inline void channel_gone() noexcept { add(my_cell().channels, -1); }
 
 /// Sums of every cell.
 std::size_t coroutines() noexcept;
+std::size_t coroutine_records() noexcept;   // not in live(): how many of the coroutines have started (tests/internal)
 std::size_t channels() noexcept;
 
 // Rarely changed: plain shared counters.

@@ -427,6 +427,7 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
         queued = c;
     }
     live_.fetch_add(1, std::memory_order_seq_cst);
+    live_counts::coroutine_made();   // alive from its spawn, record or not (rill::live)
     worker* w = current_worker();
     if (w && &w->sched == this) w->push_local(queued);
     else push_global(queued);
@@ -491,6 +492,7 @@ void scheduler::register_waiter(coroutine* c) noexcept {
 void scheduler::retire_unstarted(std::unique_ptr<task> t) noexcept {
     std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     t.reset();
+    live_counts::coroutine_gone();
     notify_if_last(left);
 }
 
@@ -510,6 +512,7 @@ void scheduler::retire(coroutine* c) {
     // checks again when it next parks.
     std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     delete c;
+    live_counts::coroutine_gone();
     notify_if_last(left);
 }
 
