@@ -445,15 +445,8 @@ coroutine* scheduler::start_task(task* t) noexcept {
     const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
     try {
         return new coroutine(*this, id, std::move(body), {});   // body moves only once the record is allocated
-    } catch (const std::bad_alloc&) {
-        try {
-            throw_resource_error([&] {
-                return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
-                                   live_.load(std::memory_order_relaxed));
-            });
-        } catch (...) {
-            fail(std::current_exception());
-        }
+    } catch (...) {   // rill::resource_error from small_alloc: "cannot allocate N bytes for a coroutine"
+        fail(std::current_exception());
         retire_unstarted(std::move(body));
         return nullptr;
     }
