@@ -54,7 +54,7 @@ inline void channel_gone() noexcept { add(my_cell().channels, -1); }
 
 /// Sums of every cell.
 std::size_t coroutines() noexcept;
-std::size_t coroutine_records() noexcept;   // not in live(): how many of the coroutines have started (tests/internal)
+std::size_t coroutine_records() noexcept;   // not in live(): records made (at a coroutine's first run; a named one's and the root's at spawn)
 std::size_t channels() noexcept;
 
 // Rarely changed: plain shared counters.

@@ -112,7 +112,7 @@ TEST_CASE("go starts coroutines that all run") {
     CHECK(ran == 100);
 }
 
-TEST_CASE("a spawned coroutine is alive before it starts, and gets its id when it starts") {
+TEST_CASE("a spawned coroutine counts as alive before it starts; each gets an id of its own") {
     // One worker, and the root does not switch between its spawns and the
     // count: none of the spawned coroutines has started there.
     constexpr int n = 5000;
