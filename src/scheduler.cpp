@@ -433,8 +433,8 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
     else push_global(queued);
 }
 
-// Ids are drawn here, at the first run, so they number coroutines in the
-// order they started. A body that never runs is destroyed on the worker's
+// Ids are drawn here, at the first run (a named coroutine's at its spawn),
+// so unnamed coroutines are numbered in the order they start. A body that never runs is destroyed on the worker's
 // thread, as a coroutine unwound before it began is.
 coroutine* scheduler::start_task(task* t) noexcept {
     std::unique_ptr<task> body(t);
@@ -485,8 +485,7 @@ void scheduler::register_waiter(coroutine* c) noexcept {
 void scheduler::retire_unstarted(std::unique_ptr<task> t) noexcept {
     std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     t.reset();
-    live_counts::coroutine_gone();
-    notify_if_last(left);
+    counted_out(left);
 }
 
 void scheduler::retire(coroutine* c) {
@@ -505,11 +504,11 @@ void scheduler::retire(coroutine* c) {
     // checks again when it next parks.
     std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
     delete c;
-    live_counts::coroutine_gone();
-    notify_if_last(left);
+    counted_out(left);
 }
 
-void scheduler::notify_if_last(std::size_t left) noexcept {
+void scheduler::counted_out(std::size_t left) noexcept {
+    live_counts::coroutine_gone();
     if (left <= 1) {   // 1: maybe only the root is left, which shutdown() waits for
         std::scoped_lock l(ctl_lock_);
         ctl_cv_.notify_all();

@@ -226,7 +226,7 @@ private:
     void cancel_all(bool include_root) noexcept;
     void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
-    void notify_if_last(std::size_t left) noexcept;   // after a retire left `left` alive: wake the waiters for the end
+    void counted_out(std::size_t left) noexcept;   // after a retire left `left` alive: out of live(), and wake the waiters for the end
     void detect_deadlocks(bool on);
 
     const bool detect_deadlock_;
