@@ -304,12 +304,18 @@ void worker::finish_switch(coroutine* prev) noexcept {
 // This worker's own next pick: `next` while its streak lasts (or while the
 // local queue is empty), else the local queue's head.
 run_node* worker::pop_own() noexcept {
+    if (turn_) return std::exchange(turn_, nullptr);
     if (next_) {
         if (next_streak_ < next_streak_limit || local.size() == 0) {
             ++next_streak_;
             return std::exchange(next_, nullptr);
         }
-        local.push(std::exchange(next_, nullptr));   // the queue was waiting: next_ goes behind it
+        // The streak is spent: the queue's head gets a turn, and next_
+        // keeps its place for the turn after.
+        next_streak_ = 0;
+        if (run_node* c = local.pop()) return c;
+        ++next_streak_;   // a thief emptied the queue meanwhile
+        return std::exchange(next_, nullptr);
     }
     next_streak_ = 0;
     return local.pop();
@@ -331,7 +337,9 @@ coroutine* worker::take_successor() noexcept {
     run_node* n = pop_own();
     if (!n) return nullptr;
     if (!has_run(n) || !static_cast<coroutine*>(n)->suspended.load(std::memory_order_acquire)) {
-        next_ = n;   // empty after pop_own: the loop runs it next
+        // The loop runs it next: from `next`, or from turn_ when `next`
+        // kept its place while the queue's head has its turn.
+        (next_ ? turn_ : next_) = n;
         return nullptr;
     }
     coroutine* c = static_cast<coroutine*>(n);

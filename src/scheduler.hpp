@@ -142,6 +142,7 @@ private:
     void run(run_node* n);
 
     alignas(64) run_node* next_ = nullptr;    // owner only, from here on
+    run_node* turn_ = nullptr;             // the queue's head, popped for its turn by take_successor, which could not run it (pop_own returns it first)
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
     std::uint32_t global_countdown_ = global_check_interval;   // find_work looks at the global queue at 0
     std::uint64_t rng_;

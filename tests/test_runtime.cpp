@@ -199,6 +199,43 @@ TEST_CASE("coroutines woken by one that then computes without yielding run on an
     for (auto& r : ran) CHECK(r.load());   // the one left in `next` ran once the root stopped computing
 }
 
+TEST_CASE("a ping-pong pair and a long queue on one worker: the queue gets a turn now and then, the pair is not sent behind it") {
+    // The pair's coroutines wake each other into the worker's `next` slot.
+    // After 32 picks in a row from there, the local queue's head gets one
+    // turn and the pair goes on: the queued coroutines are not starved, and
+    // the pair does not wait for the whole queue (a chain of coroutines at
+    // two workers once started nearly every link that way, each holding a
+    // stack, before the value reached them).
+    constexpr int queued = 1000;
+    constexpr int rounds = 200;   // round trips: 2 * rounds picks from `next`
+    int queued_ran = 0;
+    int queued_ran_during_pair = -1;
+    bool pair_ok = true;
+    rill::run([&] {
+        rill::chan<int> ping, pong;
+        rill::wait_group wg;
+        wg.add(2 + queued);
+        rill::go([&] {
+            for (int i = 0; i < rounds; ++i) {
+                ping.send(i);
+                if (pong.recv() != i) pair_ok = false;
+            }
+            queued_ran_during_pair = queued_ran;
+            wg.done();
+        });
+        rill::go([&] {
+            for (int i = 0; i < rounds; ++i) pong.send(ping.recv().value_or(-1));
+            wg.done();
+        });
+        for (int i = 0; i < queued; ++i) rill::go([&] { ++queued_ran; wg.done(); });
+        wg.wait();
+    }, single_worker());
+    CHECK(pair_ok);
+    CHECK(queued_ran == queued);
+    CHECK(queued_ran_during_pair >= 2 * rounds / 33 - 1);   // a turn after every 32 picks from `next`
+    CHECK(queued_ran_during_pair <= 2 * rounds / 32 + 1);   // and one at a time
+}
+
 TEST_CASE("yield on a plain thread returns") {
     rill::yield();
     CHECK(rill::coroutine_id() == 0);
