@@ -301,8 +301,9 @@ void worker::finish_switch(coroutine* prev) noexcept {
     prev->suspended.store(true, std::memory_order_release);   // from here on, prev may run elsewhere
 }
 
-// This worker's own next pick: `next` while its streak lasts (or while the
-// local queue is empty), else the local queue's head.
+// This worker's own next pick: a queue head already popped for its turn
+// (turn_), then `next` while its streak lasts (or while the local queue is
+// empty), else the local queue's head, with `next` kept for the pick after.
 run_node* worker::pop_own() noexcept {
     if (turn_) return std::exchange(turn_, nullptr);
     if (next_) {
