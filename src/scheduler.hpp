@@ -6,7 +6,7 @@
 // turn), a local run queue, and parks on a semaphore when
 // it finds nothing. Outside threads and timers push to the global queue.
 // An idle worker steals half of a random victim's local queue (a short
-// queue whose head is a woken coroutine only after 3 µs, a lone new one at
+// queue whose head is a woken coroutine only after 50 µs, a lone new one at
 // the second look: run_queue::steal_into).
 //
 // Who wakes whom. Pushing to a local or the global queue wakes one parked
@@ -66,14 +66,18 @@ public:
     /// its channel to the other core per message (select4's producers, woken
     /// one by one by the consumer). Go waits 3 µs for the same reason, once,
     /// before it steals a running P's `runnext` when the rest of its queue is
-    /// empty. A queue whose head has not started is new work and is stolen
+    /// empty. rill waited 3 µs too until 2026-11-27; 50 µs keeps select4's
+    /// and mpmc's coroutines together longer (threads=2 select4 0.38-0.46,
+    /// mpmc 0.78-0.97 × the time in paired runs), while work that takes
+    /// longer than that per message (wordcount) loses nothing measurable:
+    /// a busy worker's woken coroutines still move, 50 µs later. A queue whose head has not started is new work and is stolen
     /// from at once, except a lone new coroutine, taken at the second look
     /// (the 3 µs wait there cost a spawner's thief 7-12%).
     run_node* steal_into(run_queue& into) noexcept;
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t short_queue = 4;
-    static constexpr std::int64_t lone_grace_ns = 3000;    // as Go's runqgrab
-    static constexpr std::int64_t lone_stale_ns = 30000;   // a sighting longer than this after the first starts anew
+    static constexpr std::int64_t lone_grace_ns = 50000;    // Go's runqgrab waits 3 µs (see above)
+    static constexpr std::int64_t lone_stale_ns = 500000;   // a sighting longer than this after the first starts anew
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:

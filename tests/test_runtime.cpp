@@ -157,7 +157,7 @@ TEST_CASE("coroutines woken by one that then computes without yielding run on an
     // The computing coroutine keeps its worker. Of the coroutines it wakes,
     // the last sits in its worker's `next` slot until it stops; every other
     // one sits in its local queue (a short queue of woken coroutines, which
-    // thieves leave alone for a few microseconds only) or was never parked,
+    // thieves leave alone for 50 µs only) or was never parked,
     // and another worker must run it meanwhile. At least two workers, also
     // in the suite's one-worker run.
     rill::options o = test_options();
