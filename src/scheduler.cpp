@@ -443,8 +443,9 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
 }
 
 // Ids are drawn here, at the first run (a named coroutine's at its spawn),
-// so unnamed coroutines are numbered in the order they start. A body that never runs is destroyed on the worker's
-// thread, as a coroutine unwound before it began is.
+// so unnamed coroutines are numbered in the order they start. A body that
+// never runs is destroyed on the worker's thread, as a coroutine unwound
+// before it began is.
 coroutine* scheduler::start_task(task* t) noexcept {
     std::unique_ptr<task> body(t);
     if (stopping()) {   // the run is ending: a body not begun never runs

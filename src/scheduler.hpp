@@ -70,9 +70,10 @@ public:
     /// and mpmc's coroutines together longer (threads=2 select4 0.38-0.46,
     /// mpmc 0.78-0.97 × the time in paired runs), while work that takes
     /// longer than that per message (wordcount) loses nothing measurable:
-    /// a busy worker's woken coroutines still move, 50 µs later. A queue whose head has not started is new work and is stolen
-    /// from at once, except a lone new coroutine, taken at the second look
-    /// (the 3 µs wait there cost a spawner's thief 7-12%).
+    /// a busy worker's woken coroutines still move, 50 µs later.
+    /// A queue whose head has not started is new work and is stolen from at
+    /// once, except a lone new coroutine, taken at the second look (a 3 µs
+    /// wait there cost a spawner's thief 7-12%).
     run_node* steal_into(run_queue& into) noexcept;
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t short_queue = 4;
@@ -146,7 +147,11 @@ private:
     void run(run_node* n);
 
     alignas(64) run_node* next_ = nullptr;    // owner only, from here on
-    run_node* turn_ = nullptr;             // the queue's head, popped for its turn by take_successor, which could not run it (pop_own returns it first)
+    // The queue's head, popped for its turn by take_successor, which could
+    // not switch to it (not started, or still switching out elsewhere);
+    // pop_own returns it first. Owner only, like next_, and empty whenever
+    // find_work comes back empty-handed (so at park and at the loop's end).
+    run_node* turn_ = nullptr;
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
     std::uint32_t global_countdown_ = global_check_interval;   // find_work looks at the global queue at 0
     std::uint64_t rng_;
