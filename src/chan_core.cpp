@@ -24,28 +24,10 @@
 #include <cstring>
 #include <memory>
 #include <new>
-#include <thread>
 
 namespace rill::detail {
 
-// ---------------------------------------------------------------- spinlock, wait_queue
-
-// Called after a failed acquire: waits with exponential backoff so that
-// contending threads do not keep the lock's cache line bouncing, and yields
-// the thread after a while in case the holder was preempted.
-void spinlock::wait_unlocked() noexcept {
-    for (int round = 0; flag_.load(std::memory_order_relaxed); ++round) {
-        if (round < 10) {
-            for (int i = 0; i < (1 << round); ++i) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
-        } else {
-            std::this_thread::yield();
-        }
-    }
-}
+// ---------------------------------------------------------------- wait_queue
 
 void wait_queue::push(wait_node* n) noexcept {
     n->next = nullptr;

@@ -20,7 +20,7 @@
 // a use after free from it).
 #include <rill/detail/small_alloc.hpp>
 
-#include <rill/detail/chan_core.hpp>   // spinlock
+#include <rill/detail/spinlock.hpp>
 #include "prefault.hpp"
 #include "resource_errors.hpp"
 

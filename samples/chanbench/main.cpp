@@ -312,8 +312,13 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
     });
 }
 
+// After the run's own fields: the stack size, and how many channel locks
+// were biased toward one thread and how many of those revoked
+// (include/rill/detail/biased_lock.hpp), warm-up included.
 std::string extra_json() {
-    return ",\"stack_kb\":" + std::to_string(g_stack_kb) + ",\"rill\":\"0.1.0\"";
+    const rill::detail::lock_bias_counts locks = rill::detail::lock_bias_stats();
+    return ",\"stack_kb\":" + std::to_string(g_stack_kb) + ",\"locks_biased\":" + std::to_string(locks.biased) +
+           ",\"locks_revoked\":" + std::to_string(locks.revoked) + ",\"rill\":\"0.1.0\"";
 }
 
 // Warm-up once at a small size, run once at full size, print the JSON line.

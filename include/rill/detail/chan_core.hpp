@@ -6,6 +6,8 @@
 // T to move from, a receiver the address of uninitialised storage for a T.
 #pragma once
 
+#include <rill/detail/biased_lock.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -35,23 +37,6 @@ inline constexpr elem_ops elem_ops_of{
     alignof(T),
     &typeid(T),
     std::is_trivially_copyable_v<T>,
-};
-
-/// A test-and-test-and-set lock that yields the thread after spinning.
-/// Channel critical sections are a few dozen instructions long.
-class spinlock {
-public:
-    // The acquire is inlined everywhere (an exchange and a branch); the
-    // backoff stays out of line, so that a caller's fast path stays small.
-    [[gnu::always_inline]] void lock() noexcept {
-        while (flag_.exchange(true, std::memory_order_acquire)) [[unlikely]] wait_unlocked();
-    }
-    bool try_lock() noexcept { return !flag_.load(std::memory_order_relaxed) && !flag_.exchange(true, std::memory_order_acquire); }
-    void unlock() noexcept { flag_.store(false, std::memory_order_release); }
-
-private:
-    [[gnu::noinline, gnu::cold]] void wait_unlocked() noexcept;  // spins, then yields the thread
-    std::atomic<bool> flag_{false};
 };
 
 struct waitable;
@@ -182,7 +167,7 @@ private:
     void buffer_push(void* src) noexcept;
     void buffer_pop(void* dst) noexcept;
 
-    spinlock lock_;                          // guards everything below
+    biased_lock lock_;                       // guards everything below
     bool closed_ = false;
     std::size_t head_ = 0;                   // ring index of the oldest value
     std::atomic<std::size_t> count_{0};      // values in the ring (written under lock_)

@@ -1,0 +1,157 @@
+// rill/detail/biased_lock.hpp: a channel's lock, biased toward the one
+// thread that uses it.
+//
+// Most channels are locked, for long stretches, by a single thread: every
+// channel of a program on one worker, and a pipeline's channels while its
+// coroutines share a worker. An atomic exchange costs about 6 ns on the
+// machine of docs/BENCHMARKS.md, and a message through a buffered channel
+// takes two (the sender's lock and the receiver's): most of its time.
+// After `lock_bias_streak` acquisitions in a row by one thread, with no other
+// thread in between, the lock is biased toward that thread, its owner,
+// which from then on enters and leaves with plain loads and stores.
+//
+// The protocol, an asymmetric Dekker whose light side has no fence:
+//  - The owner enters: owner_inside_ = true, a compiler barrier, then it
+//    reads revoking_. If it is set, the owner steps back out and takes
+//    normal_ like anyone else. It leaves with owner_inside_ = false.
+//  - Any other thread takes normal_ and finds owner_ set: it revokes.
+//    revoking_ = true (for good), then membarrier(PRIVATE_EXPEDITED): every
+//    running thread of the process executes a full barrier before that
+//    returns, so either the owner sees revoking_ or the revoker sees
+//    owner_inside_. The revoker waits for owner_inside_ == false, clears
+//    owner_, and from then on the lock is normal_ alone, for everyone.
+// A revocation costs one membarrier (45 µs on that 2-CPU VM: IPIs to the
+// CPUs that run the process's threads), at most once per lock, and only
+// after a streak. Go's runtime has no such lock; the technique is the
+// JVM's biased locking with Linux's membarrier as the heavy fence (the
+// man page's own example).
+//
+// Who may change what: owner_ changes only with normal_ held: null -> the
+// holder at a streak's end (it then holds the lock as the owner), owner ->
+// null in a revocation. Only the owner writes owner_inside_. A lock is
+// always released by the thread that took it (park releases a coroutine's
+// channel locks on the same worker thread, after the switch), so unlock()
+// tells an owner's hold from a normal one by owner_ alone.
+//
+// Threads are told apart by their thread pointer (one instruction to read,
+// re-read at each call: a coroutine may resume on another thread). A
+// thread that exits while it owns a lock is not inside it; a later thread
+// given the same TLS block becomes the owner, which is sound since the
+// first one is gone.
+//
+// ThreadSanitizer cannot see the membarrier's ordering, so TSan builds
+// never bias (and test normal_); nor do platforms without membarrier, nor
+// a process started with RILL_LOCK_BIAS=0.
+#pragma once
+
+#include <rill/detail/spinlock.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace rill::detail {
+
+#if defined(__SANITIZE_THREAD__)
+#define RILL_LOCK_BIAS_SUPPORTED 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RILL_LOCK_BIAS_SUPPORTED 0
+#endif
+#endif
+#ifndef RILL_LOCK_BIAS_SUPPORTED
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__))
+#define RILL_LOCK_BIAS_SUPPORTED 1
+#else
+#define RILL_LOCK_BIAS_SUPPORTED 0
+#endif
+#endif
+
+/// The calling thread's thread pointer. volatile: the compiler must not
+/// reuse an earlier read across a call that may switch coroutines.
+[[gnu::always_inline]] inline const void* this_thread_tag() noexcept {
+    const void* p = nullptr;
+#if RILL_LOCK_BIAS_SUPPORTED && defined(__x86_64__)
+    asm volatile("mov %%fs:0, %0" : "=r"(p));
+#elif RILL_LOCK_BIAS_SUPPORTED && defined(__aarch64__)
+    asm volatile("mrs %0, tpidr_el0" : "=r"(p));
+#endif
+    return p;
+}
+
+/// Acquisitions in a row by one thread before a lock is biased toward it:
+/// 1,024 at first, doubled by every revocation up to 1,048,576, so that a
+/// program whose locks keep changing threads soon stops paying for
+/// revocations (their total cost stays below ten revocations plus about
+/// 1% of the time spent in the streaks that led to later ones).
+extern std::atomic<std::uint32_t> lock_bias_streak;
+inline constexpr std::uint32_t lock_bias_streak_first = 1024;
+inline constexpr std::uint32_t lock_bias_streak_max = 1u << 20;
+
+/// Process-wide counts, for tests and benchmarks.
+struct lock_bias_counts {
+    std::uint64_t biased;    // locks biased toward a thread
+    std::uint64_t revoked;   // of those, revoked by another thread
+};
+lock_bias_counts lock_bias_stats() noexcept;
+
+/// Whether locks may be biased in this process: membarrier works, this is
+/// not a TSan build, and RILL_LOCK_BIAS is not 0. Decided at the first call.
+bool lock_biasing_available() noexcept;
+
+class biased_lock {
+public:
+    [[gnu::always_inline]] void lock() noexcept {
+        const void* me = this_thread_tag();
+        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
+            if (owner_.load(std::memory_order_relaxed) == me) {
+                owner_inside_.store(true, std::memory_order_relaxed);
+                std::atomic_signal_fence(std::memory_order_seq_cst);   // the heavy half: the revoker's membarrier
+                if (!revoking_.load(std::memory_order_acquire)) [[likely]] return;
+                owner_inside_.store(false, std::memory_order_release);
+            }
+        }
+        normal_.lock();
+        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
+            if (!bias_off_) [[unlikely]] count_streak(me);
+        }
+    }
+
+    [[gnu::always_inline]] void unlock() noexcept {
+        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
+            if (owner_.load(std::memory_order_relaxed) == this_thread_tag()) {
+                owner_inside_.store(false, std::memory_order_release);
+                return;
+            }
+        }
+        normal_.unlock();
+    }
+
+    /// For tests: whether the lock is biased toward some thread now.
+    bool biased() const noexcept { return owner_.load(std::memory_order_relaxed) != nullptr; }
+
+private:
+    // normal_ held. Revokes another thread's bias, or counts the caller's
+    // streak and, at its end, makes the caller the owner.
+    [[gnu::always_inline]] void count_streak(const void* me) noexcept {
+        if (owner_.load(std::memory_order_relaxed) != nullptr) [[unlikely]] {
+            revoke();
+        } else if (last_ != me) {
+            last_ = me;
+            streak_left_ = lock_bias_streak.load(std::memory_order_relaxed) - 1;
+        } else if (--streak_left_ == 0) [[unlikely]] {
+            take_bias(me);
+        }
+    }
+    [[gnu::noinline]] void revoke() noexcept;               // normal_ held; ends with bias_off_
+    [[gnu::noinline]] void take_bias(const void* me) noexcept;   // normal_ held; ends held as owner
+
+    std::atomic<const void*> owner_{nullptr};   // the thread the lock is biased toward, if any
+    std::atomic<bool> owner_inside_{false};     // the owner holds the lock (written by the owner only)
+    std::atomic<bool> revoking_{false};         // set once, by the revoker: the owner must stay out
+    spinlock normal_;                           // the lock of every thread but the owner
+    bool bias_off_ = !RILL_LOCK_BIAS_SUPPORTED; // under normal_: never bias again (revoked, or not available)
+    std::uint32_t streak_left_ = 0;             // under normal_: acquisitions by last_ still needed
+    const void* last_ = nullptr;                // under normal_: the thread that took normal_ last
+};
+
+}  // namespace rill::detail
