@@ -80,9 +80,9 @@ namespace rill::detail {
 
 /// Acquisitions in a row by one thread before a lock is biased toward it:
 /// 1,024 at first, doubled by every revocation up to 1,048,576, so that a
-/// program whose locks keep changing threads soon stops paying for
-/// revocations (their total cost stays below ten revocations plus about
-/// 1% of the time spent in the streaks that led to later ones).
+/// program whose locks keep changing threads soon stops biasing new ones
+/// (locks biased before then are still revoked, one membarrier each).
+/// Process-wide; tests reset it.
 extern std::atomic<std::uint32_t> lock_bias_streak;
 inline constexpr std::uint32_t lock_bias_streak_first = 1024;
 inline constexpr std::uint32_t lock_bias_streak_max = 1u << 20;
