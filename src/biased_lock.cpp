@@ -71,8 +71,9 @@ void biased_lock::revoke() noexcept {
 #if RILL_LOCK_BIAS_SUPPORTED
     revoking_.store(true, std::memory_order_relaxed);
     if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) {
-        // Registered at the bias (take_bias), so this cannot fail; if it
-        // did, going on could let two threads into the lock.
+        // Registered at the first bias (take_bias; a child made by fork()
+        // keeps the registration, checked on Linux 6.18), so this cannot
+        // fail; if it did, going on could let two threads into the lock.
         std::fputs("rill: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed while revoking a biased lock\n", stderr);
         std::abort();
     }

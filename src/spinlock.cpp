@@ -10,6 +10,8 @@ void spin_backoff(int round) noexcept {
         for (int i = 0; i < (1 << round); ++i) {
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
+#elif defined(__aarch64__)
+            asm volatile("yield");
 #endif
         }
     } else {
