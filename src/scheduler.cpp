@@ -61,6 +61,7 @@ void run_queue::push(run_node* c, bool publish) noexcept {
     else head_ = c;
     tail_ = c;
     ++count_;
+    ++added_;
     size_.store(count_, publish ? std::memory_order_seq_cst : std::memory_order_release);
 }
 
@@ -72,6 +73,7 @@ run_node* run_queue::pop() noexcept {
     head_ = c->run_next;
     if (!head_) tail_ = nullptr;
     --count_;
+    ++taken_;
     size_.store(count_, std::memory_order_relaxed);
     return c;
 }
@@ -85,6 +87,7 @@ run_node* run_queue::take_at(std::size_t i) noexcept {
     (prev ? prev->run_next : head_) = c->run_next;
     if (tail_ == c) tail_ = prev;
     --count_;
+    ++taken_;
     size_.store(count_, std::memory_order_relaxed);
     return c;
 }
@@ -99,48 +102,60 @@ std::int64_t monotonic_ns() noexcept {
 }
 }  // namespace
 
+void run_queue::set_owner_chan_locks(const std::atomic<std::uint64_t>* c) noexcept {
+    std::scoped_lock l(lock_);
+    owner_chan_locks_ = c;
+}
+
+// lock_ held, head_ woken. The rules are at run_queue::long_queue
+// (scheduler.hpp). The clock is read under the lock (the owner's pushes
+// wait on it, about 25 ns), but only here: a spawner's queue, whose head
+// has not started, costs the thief no clock read. The sighting is shared
+// by all thieves of this queue; a thief that parks between looks finds it
+// where it left it. The owner's lock count is read relaxed: a rate
+// estimate, not a synchronization.
+bool run_queue::woken_work_due() noexcept {
+    const std::int64_t now = monotonic_ns();
+    const std::uint64_t chan_locks = owner_chan_locks_ ? owner_chan_locks_->load(std::memory_order_relaxed) : 0;
+    if (sighted_at_ == 0 || taken_ >= sighted_added_) {   // no sighting, or the owner kept up since
+        sighted_at_ = now;
+        sighted_added_ = added_;
+        sighted_chan_locks_ = chan_locks;
+        look_after_.store(now + std::min(look_interval_ns, lone_grace_ns), std::memory_order_relaxed);
+        return false;
+    }
+    const std::int64_t waited = now - sighted_at_;
+    const bool passing_messages = std::int64_t(chan_locks - sighted_chan_locks_) * message_ns > waited;
+    const std::int64_t due_at = sighted_at_ + (passing_messages ? backlog_ns : lone_grace_ns);
+    if (now >= due_at) return true;
+    look_after_.store(std::min(now + look_interval_ns, due_at), std::memory_order_relaxed);
+    return false;
+}
+
 // Out of line: the thieves' path, kept out of find_work, which every
 // worker runs between coroutines.
 [[gnu::noinline]] run_node* run_queue::steal_into(run_queue& into) noexcept {
-    if (size_.load(std::memory_order_relaxed) == 0 || !lock_.try_lock()) return nullptr;
+    if (size_.load(std::memory_order_relaxed) == 0) return nullptr;
+    // Not yet due at the last look (woken_work_due): no lock, no cache line
+    // taken from the owner until then. New work pushed meanwhile waits too,
+    // at most look_interval_ns.
+    if (const std::int64_t t = look_after_.load(std::memory_order_relaxed); t != 0 && monotonic_ns() < t) return nullptr;
+    if (!lock_.try_lock()) return nullptr;
     if (count_ == 0) {
         lock_.unlock();
         return nullptr;
     }
-    if (count_ <= short_queue) {
-        if (has_run(head_)) {   // a woken head: left to its worker for lone_grace_ns
-            // The clock is read under the lock (the owner's pushes wait on
-            // it, about 25 ns), but only here: a spawner's queue, whose head
-            // has not started, costs the thief no clock read.
-            const std::int64_t now = monotonic_ns();
-            // A sighting more than lone_stale_ns after the first is a first
-            // one again. Heads are told apart by address only, so a
-            // coroutine that ran and was queued again (or a recycled record)
-            // looks like the head seen before: within lone_stale_ns of that
-            // first sighting it is stolen without a grace of its own, which
-            // costs locality, never progress; after it, it gets its grace
-            // again. (Timing the gap since the last sighting instead let a
-            // producer that select4's consumer wakes again and again go
-            // without grace for as long as thieves kept looking: select4 at
-            // threads=2 +7%.) A thief that yields or is descheduled for more
-            // than lone_stale_ns between looks starts over, which delays a
-            // steal until its next spin, whose first rounds are pauses.
-            if (head_ != lone_seen_ || now - lone_since_ > lone_stale_ns) {
-                lone_seen_ = head_;
-                lone_since_ = now;
-                lock_.unlock();
-                return nullptr;
-            }
-            if (now - lone_since_ < lone_grace_ns) {
-                lock_.unlock();
-                return nullptr;
-            }
-        } else if (count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
-            lone_seen_ = head_;
-            lone_since_ = 0;
+    if (has_run(head_) && count_ <= long_queue) {
+        if (!woken_work_due()) {
             lock_.unlock();
             return nullptr;
         }
+        look_after_.store(0, std::memory_order_relaxed);
+        sighted_at_ = 0;   // the next steal needs a sighting of its own
+    } else if (count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
+        lone_seen_ = head_;
+        lock_.unlock();
+        return nullptr;
     }
     // Half, at most max_steal (count_ >= 1 here): the walk to the cut is
     // under the lock, over records the owner wrote (cache misses each), and
@@ -152,6 +167,7 @@ std::int64_t monotonic_ns() noexcept {
     head_ = last->run_next;
     if (!head_) tail_ = nullptr;
     count_ -= take;
+    taken_ += take;
     size_.store(count_, std::memory_order_relaxed);
     lock_.unlock();
     if (take > 1) {   // the rest of the stolen run goes into the thief's (empty) queue, in order
@@ -162,6 +178,7 @@ std::int64_t monotonic_ns() noexcept {
         else into.head_ = rest;
         into.tail_ = last;
         into.count_ += take - 1;
+        into.added_ += take - 1;
         into.size_.store(into.count_, std::memory_order_release);   // the thief's own queue: it runs them itself
     }
     first->run_next = nullptr;
@@ -367,6 +384,7 @@ void worker::give_stack(const pooled_stack_info& s) noexcept {
 void worker::loop() {
     alt_signal_stack signal_stack;   // where the overflow guard runs (the coroutine's stack is full)
     tls_worker = this;
+    local.set_owner_chan_locks(&chan_locks_taken);
     eh_globals_ = abi::__cxa_get_globals();
     stack_cache_.reserve(stack_cache_limit);
     for (;;) {
@@ -380,6 +398,7 @@ void worker::loop() {
     }
     for (const pooled_stack_info& st : stack_cache_) sched.stacks.deallocate(st);
     stack_cache_.clear();
+    local.set_owner_chan_locks(nullptr);   // this thread's count goes with it
     tls_worker = nullptr;
 }
 

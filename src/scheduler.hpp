@@ -5,9 +5,10 @@
 // that a pipeline stage's downstream partner, woken with a value, keeps its
 // turn), a local run queue, and parks on a semaphore when
 // it finds nothing. Outside threads and timers push to the global queue.
-// An idle worker steals half of a random victim's local queue (a short
-// queue whose head is a woken coroutine only after 50 µs, a lone new one at
-// the second look: run_queue::steal_into).
+// An idle worker steals half of a random victim's local queue: new work at
+// once (a lone new coroutine at the second look), woken coroutines once the
+// victim shows it is behind, which takes longer when the victim's
+// coroutines are passing messages (run_queue::steal_into).
 //
 // Who wakes whom. Pushing to a local or the global queue wakes one parked
 // worker when there are parked workers and none spinning. A worker about to
@@ -57,40 +58,76 @@ public:
     /// Removes and returns the i-th oldest (deterministic mode); null if i >= size.
     run_node* take_at(std::size_t i) noexcept;
     /// Moves about half of this queue, at most max_steal, into `into` (which
-    /// must be empty); returns one to run. A short queue (at most
-    /// short_queue) whose head has run before (a woken coroutine) is left to
-    /// its worker until thieves have seen the same head there for
-    /// lone_grace_ns (only the head's state counts: new coroutines behind it
-    /// wait too). The worker usually runs a woken one within a few switches,
-    /// and a thief that took them at once moved the coroutine, its stack and
-    /// its channel to the other core per message (select4's producers, woken
-    /// one by one by the consumer). Go waits 3 µs for the same reason, once,
-    /// before it steals a running P's `runnext` when the rest of its queue is
-    /// empty. rill waited 3 µs too until 2026-11-27; 50 µs keeps select4's
-    /// and mpmc's coroutines together longer (threads=2 select4 0.38-0.46,
-    /// mpmc 0.78-0.97 × the time in paired runs), while work that takes
-    /// longer than that per message (wordcount) loses nothing measurable:
-    /// a busy worker's woken coroutines still move, 50 µs later.
-    /// A queue whose head has not started is new work and is stolen from at
-    /// once, except a lone new coroutine, taken at the second look (a 3 µs
-    /// wait there cost a spawner's thief 7-12%).
+    /// must be empty); returns one to run; null when nothing is due to move.
+    /// New work (a head that has not started) is taken at once, except a
+    /// lone new coroutine, taken at the second look (a 3 µs wait there cost
+    /// a spawner's thief 7-12%); so is a queue of more than long_queue.
+    /// Woken coroutines in a shorter queue wait until the queue shows that
+    /// its owner is behind (woken_work_due, rules below).
     run_node* steal_into(run_queue& into) noexcept;
+    /// Where the owner thread's count of channel locks is (chan_locks_taken:
+    /// set by the owner as its loop starts, cleared as it ends; read by
+    /// thieves under the lock).
+    void set_owner_chan_locks(const std::atomic<std::uint64_t>* c) noexcept;
+
+    // When woken work is due to move. Moving a coroutine moves its stack
+    // and its channels' cache lines to the thief's core: worth it when the
+    // owner is busy computing (wordcount's mappers), a loss when the
+    // owner's coroutines pass messages to each other, each message a few
+    // nanoseconds on one core and tens across two (mpmc's producers and
+    // consumers on one channel, select4's consumer and producers).
+    //
+    // A thief's first look at a queue whose head has run records a
+    // sighting: the time, how many entries the queue had taken in so far,
+    // and the owner thread's channel lock count. Once the owner has taken
+    // out everything queued at the sighting, it kept up, and the next look
+    // starts a new sighting. Otherwise the work is due:
+    //  - lone_grace_ns after the sighting when the owner took fewer than
+    //    one channel lock per message_ns meanwhile (it computes);
+    //  - backlog_ns after it when it took more (it passes messages: its
+    //    coroutines get their turns, and a queue it does not get through
+    //    in a millisecond has more than it can cycle through).
+    // A queue longer than long_queue is taken at once, as Go takes a
+    // running P's queue: it is more than one worker passes between (sieve's
+    // filters, hundreds woken at a time), and such coroutines mostly talk to
+    // their neighbours, not to every other one.
+    // Thieves look again at most every look_interval_ns (look_after_), not
+    // at every round of their spin: each look takes this queue's lock from
+    // the owner, whose pushes and pops then wait.
+    //
+    // History: Go steals a running P's whole queue at once and its `runnext`
+    // after 3 µs. rill did the same until 2026-11-27 (3 µs, then 50 µs, for
+    // queues of at most 4), and mpmc's eight coroutines ran on both workers
+    // and paid for every message with the channel lock's cache line
+    // crossing cores: 26-30 ns at threads=2 against 3.3 at threads=1. With
+    // this rule they gather on one worker (4-5 ns) in most runs; see
+    // docs/BENCHMARKS.md for the runs where they do not.
     static constexpr std::size_t max_steal = 64;
-    static constexpr std::size_t short_queue = 4;
-    static constexpr std::int64_t lone_grace_ns = 50000;    // Go's runqgrab waits 3 µs (see above)
-    static constexpr std::int64_t lone_stale_ns = 500000;   // a sighting longer than this after the first starts anew
+    static constexpr std::size_t long_queue = 16;
+    static constexpr std::int64_t lone_grace_ns = 50000;
+    static constexpr std::int64_t message_ns = 1000;
+    static constexpr std::int64_t backlog_ns = 1000000;
+    static constexpr std::int64_t look_interval_ns = 20000;
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
-    spinlock lock_;                        // guards head_, tail_, count_ and the lone_ fields
+    bool woken_work_due() noexcept;        // lock_ held, head_ woken (see lone_grace_ns)
+
+    spinlock lock_;                        // guards everything below but size_
     run_node* head_ = nullptr;
     run_node* tail_ = nullptr;
     std::size_t count_ = 0;
     std::atomic<std::size_t> size_{0};     // count_, readable without the lock (stored under it)
     // After size_, not before: moving size_ from offset 32 to 40 cost
     // pingpong 4 ns at threads=1 (a layout effect; nothing here runs then).
-    const run_node* lone_seen_ = nullptr; // the head a thief has looked at and left (compared, never followed)
-    std::int64_t lone_since_ = 0;          // when a thief first saw that head (steady clock, ns; 0: not timed)
+    const run_node* lone_seen_ = nullptr; // a lone new head a thief has looked at and left (compared, never followed)
+    std::uint64_t added_ = 0;              // entries ever pushed
+    std::uint64_t taken_ = 0;              // entries ever taken out (popped or stolen)
+    std::int64_t sighted_at_ = 0;          // a thief's first look at a woken head (steady clock, ns; 0: none)
+    std::uint64_t sighted_added_ = 0;      // added_ then
+    std::uint64_t sighted_chan_locks_ = 0; // *owner_chan_locks_ then
+    const std::atomic<std::uint64_t>* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken
+    std::atomic<std::int64_t> look_after_{0};   // thieves skip this queue until then (steady clock, ns; 0: look)
 };
 
 class worker {

@@ -78,6 +78,17 @@ namespace rill::detail {
     return p;
 }
 
+/// Channel locks taken by this thread, in either mode. A worker publishes
+/// the address of its thread's count, and an idle worker reads it to tell a
+/// worker whose coroutines pass messages from one whose coroutines compute
+/// (run_queue::woken_work_due). Written by its thread only (a load and a
+/// store, no locked instruction).
+extern constinit thread_local std::atomic<std::uint64_t> chan_locks_taken [[gnu::tls_model("initial-exec")]];
+
+[[gnu::always_inline]] inline void count_chan_lock() noexcept {
+    chan_locks_taken.store(chan_locks_taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
 /// Acquisitions in a row by one thread before a lock is biased toward it:
 /// 1,024 at first, doubled by every revocation up to 1,048,576, so that a
 /// program whose locks keep changing threads soon stops biasing new ones
@@ -101,6 +112,7 @@ bool lock_biasing_available() noexcept;
 class biased_lock {
 public:
     [[gnu::always_inline]] void lock() noexcept {
+        count_chan_lock();
         const void* me = this_thread_tag();
         if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
             if (owner_.load(std::memory_order_relaxed) == me) {

@@ -1,0 +1,195 @@
+// tests/internal/test_steal.cpp: what an idle worker takes from another
+// worker's queue (run_queue::steal_into; the rules are in scheduler.hpp at
+// run_queue::long_queue).
+//
+// New work moves at once. Woken coroutines move once the queue shows that
+// its owner is behind: lone_grace_ns after a thief first saw them when the
+// owner computes meanwhile, backlog_ns when it passes messages (takes more
+// than one channel lock per message_ns), at once in a queue longer than
+// long_queue; an owner that got through everything seen starts the count
+// over. The queues here are the test's own; the woken coroutines in them
+// are real records of coroutines parked on a channel (so in no other
+// queue), taken out again before the channel lets them go. The clock is
+// the real one: a check that something is not due yet is made only where
+// the test measured that the time had not passed, and a run whose window
+// the machine stretched is run again.
+#include "coroutine.hpp"
+#include "scheduler.hpp"
+
+#include <rill/rill.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+using rill::detail::coroutine;
+using rill::detail::run_node;
+using rill::detail::run_queue;
+
+namespace {
+
+struct new_task : rill::detail::task {
+    void run() override {}
+};
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void sleep_ns(std::int64_t ns) { std::this_thread::sleep_for(std::chrono::nanoseconds(ns)); }
+
+void drain(run_queue& q) {
+    while (q.pop()) {
+    }
+}
+
+/// Runs body(records) in the root of a one-worker runtime while n other
+/// coroutines are parked on a channel receive: their records have run and
+/// sit in no run queue. body must leave none of them in its queues.
+template <class F>
+void with_woken(int n, F body) {
+    rill::options o;
+    o.threads = 1;
+    o.detect_deadlock = false;
+    rill::run([&] {
+        rill::chan<int> gate;
+        std::vector<coroutine*> records(std::size_t(n), nullptr);
+        rill::wait_group all_there;
+        all_there.add(n);
+        for (int i = 0; i < n; ++i)
+            rill::go([&, i] {
+                records[std::size_t(i)] = rill::detail::current_coroutine();
+                all_there.done();
+                (void)gate.recv();
+            });
+        // One worker: the root runs again only once the last of them has
+        // parked, each in its recv (done() wakes without switching).
+        all_there.wait();
+        for (coroutine* c : records) {
+            REQUIRE(c != nullptr);
+            REQUIRE(c->started());
+            REQUIRE(c->suspended.load());
+        }
+        body(records);
+        gate.close();
+    }, o);
+}
+
+void push_all(run_queue& q, const std::vector<coroutine*>& records) {
+    for (coroutine* c : records) q.push(c);
+}
+
+}  // namespace
+
+TEST_CASE("new work moves at once, half the queue, oldest first; a lone new one at the second look") {
+    new_task a, b, c;
+    run_queue q, into;
+    q.push(&a);
+    q.push(&b);
+    q.push(&c);
+    CHECK(q.steal_into(into) == &a);   // half of 3, rounded up: a to run, b into the thief's queue
+    CHECK(into.size() == 1);
+    CHECK(into.pop() == &b);
+    CHECK(q.size() == 1);
+    CHECK(q.steal_into(into) == nullptr);   // c alone: left for one more look
+    CHECK(q.steal_into(into) == &c);
+    CHECK(q.size() == 0);
+}
+
+TEST_CASE("woken coroutines of an owner that computes move lone_grace_ns after a thief saw them") {
+    with_woken(4, [](const std::vector<coroutine*>& records) {
+        std::atomic<std::uint64_t> owner_locks{0};   // the owner takes no channel lock: it computes
+        bool checked_early = false;
+        for (int attempt = 0; attempt < 20 && !checked_early; ++attempt) {
+            run_queue q, into;
+            q.set_owner_chan_locks(&owner_locks);
+            push_all(q, records);
+            const std::int64_t t0 = now_ns();
+            const run_node* first = q.steal_into(into);    // the sighting
+            const run_node* second = q.steal_into(into);
+            const std::int64_t t1 = now_ns();
+            if (t1 - t0 < run_queue::lone_grace_ns) {
+                CHECK(first == nullptr);
+                CHECK(second == nullptr);
+                checked_early = true;
+                sleep_ns(run_queue::lone_grace_ns + 20000);
+                CHECK(q.steal_into(into) == records[0]);   // half of 4: records 0 and 1
+                CHECK(into.pop() == records[1]);
+                CHECK(q.size() == 2);
+            }
+            drain(q);
+            drain(into);
+        }
+        CHECK(checked_early);
+    });
+}
+
+TEST_CASE("woken coroutines of an owner that passes messages stay until backlog_ns") {
+    with_woken(4, [](const std::vector<coroutine*>& records) {
+        std::atomic<std::uint64_t> owner_locks{0};
+        bool checked_early = false;
+        for (int attempt = 0; attempt < 20 && !checked_early; ++attempt) {
+            run_queue q, into;
+            q.set_owner_chan_locks(&owner_locks);
+            push_all(q, records);
+            const std::int64_t t0 = now_ns();
+            CHECK(q.steal_into(into) == nullptr);   // the sighting
+            sleep_ns(2 * run_queue::lone_grace_ns);
+            // The owner took a channel lock every few nanoseconds meanwhile.
+            owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
+            const run_node* early = q.steal_into(into);
+            const std::int64_t t1 = now_ns();
+            if (t1 - t0 < run_queue::backlog_ns) {
+                CHECK(early == nullptr);   // past lone_grace_ns, yet not due
+                checked_early = true;
+                sleep_ns(run_queue::backlog_ns - (now_ns() - t0) + 50000);
+                owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
+                CHECK(q.steal_into(into) == records[0]);
+                CHECK(into.pop() == records[1]);
+            }
+            drain(q);
+            drain(into);
+        }
+        CHECK(checked_early);
+    });
+}
+
+TEST_CASE("an owner that got through everything a thief saw starts the wait over") {
+    with_woken(4, [](const std::vector<coroutine*>& records) {
+        std::atomic<std::uint64_t> owner_locks{0};
+        run_queue q, into;
+        q.set_owner_chan_locks(&owner_locks);
+        push_all(q, records);
+        CHECK(q.steal_into(into) == nullptr);   // the sighting
+        // The owner runs all four, and they are woken again.
+        drain(q);
+        push_all(q, records);
+        sleep_ns(run_queue::lone_grace_ns + 20000);
+        CHECK(q.steal_into(into) == nullptr);   // a new sighting, not a due one
+        sleep_ns(run_queue::lone_grace_ns + 20000);
+        CHECK(q.steal_into(into) == records[0]);
+        drain(q);
+        drain(into);
+    });
+}
+
+TEST_CASE("a queue longer than long_queue moves at once, woken or not") {
+    constexpr int n = int(run_queue::long_queue) + 1;
+    with_woken(n, [](const std::vector<coroutine*>& records) {
+        std::atomic<std::uint64_t> owner_locks{0};
+        run_queue q, into;
+        q.set_owner_chan_locks(&owner_locks);
+        push_all(q, records);
+        CHECK(q.steal_into(into) == records[0]);
+        const std::size_t taken = std::size_t(n) - std::size_t(n) / 2;
+        CHECK(into.size() == taken - 1);
+        for (std::size_t i = 1; i < taken; ++i) CHECK(into.pop() == records[i]);   // in order
+        CHECK(q.size() == std::size_t(n) - taken);
+        CHECK(q.pop() == records[taken]);   // the owner keeps the newer half
+        drain(q);
+    });
+}
