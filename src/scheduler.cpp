@@ -121,12 +121,12 @@ bool run_queue::woken_work_due() noexcept {
         sighted_at_ = now;
         sighted_added_ = added_;
         sighted_chan_locks_ = chan_locks;
-        look_after_.store(now + std::min(look_interval_ns, lone_grace_ns), std::memory_order_relaxed);
+        look_after_.store(now + std::min(look_interval_ns, computing_grace_ns), std::memory_order_relaxed);
         return false;
     }
     const std::int64_t waited = now - sighted_at_;
     const bool passing_messages = std::int64_t(chan_locks - sighted_chan_locks_) * message_ns > waited;
-    const std::int64_t due_at = sighted_at_ + (passing_messages ? backlog_ns : lone_grace_ns);
+    const std::int64_t due_at = sighted_at_ + (passing_messages ? backlog_ns : computing_grace_ns);
     if (now >= due_at) return true;
     look_after_.store(std::min(now + look_interval_ns, due_at), std::memory_order_relaxed);
     return false;

@@ -82,7 +82,7 @@ public:
     // and the owner thread's channel lock count. Once the owner has taken
     // out everything queued at the sighting, it kept up, and the next look
     // starts a new sighting. Otherwise the work is due:
-    //  - lone_grace_ns after the sighting when the owner took fewer than
+    //  - computing_grace_ns after the sighting when the owner took fewer than
     //    one channel lock per message_ns meanwhile (it computes);
     //  - backlog_ns after it when it took more (it passes messages: its
     //    coroutines get their turns, and a queue it does not get through
@@ -104,14 +104,14 @@ public:
     // docs/BENCHMARKS.md for the runs where they do not.
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t long_queue = 16;
-    static constexpr std::int64_t lone_grace_ns = 50000;
+    static constexpr std::int64_t computing_grace_ns = 50000;
     static constexpr std::int64_t message_ns = 1000;
     static constexpr std::int64_t backlog_ns = 1000000;
     static constexpr std::int64_t look_interval_ns = 20000;
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
 
 private:
-    bool woken_work_due() noexcept;        // lock_ held, head_ woken (see lone_grace_ns)
+    bool woken_work_due() noexcept;        // lock_ held, head_ woken (rules at long_queue)
 
     spinlock lock_;                        // guards everything below but size_
     run_node* head_ = nullptr;

@@ -3,7 +3,7 @@
 // run_queue::long_queue).
 //
 // New work moves at once. Woken coroutines move once the queue shows that
-// its owner is behind: lone_grace_ns after a thief first saw them when the
+// its owner is behind: computing_grace_ns after a thief first saw them when the
 // owner computes meanwhile, backlog_ns when it passes messages (takes more
 // than one channel lock per message_ns), at once in a queue longer than
 // long_queue; an owner that got through everything seen starts the count
@@ -100,7 +100,7 @@ TEST_CASE("new work moves at once, half the queue, oldest first; a lone new one 
     CHECK(q.size() == 0);
 }
 
-TEST_CASE("woken coroutines of an owner that computes move lone_grace_ns after a thief saw them") {
+TEST_CASE("woken coroutines of an owner that computes move computing_grace_ns after a thief saw them") {
     with_woken(4, [](const std::vector<coroutine*>& records) {
         std::atomic<std::uint64_t> owner_locks{0};   // the owner takes no channel lock: it computes
         bool checked_early = false;
@@ -112,11 +112,11 @@ TEST_CASE("woken coroutines of an owner that computes move lone_grace_ns after a
             const run_node* first = q.steal_into(into);    // the sighting
             const run_node* second = q.steal_into(into);
             const std::int64_t t1 = now_ns();
-            if (t1 - t0 < run_queue::lone_grace_ns) {
+            if (t1 - t0 < run_queue::computing_grace_ns) {
                 CHECK(first == nullptr);
                 CHECK(second == nullptr);
                 checked_early = true;
-                sleep_ns(run_queue::lone_grace_ns + 20000);
+                sleep_ns(run_queue::computing_grace_ns + 20000);
                 CHECK(q.steal_into(into) == records[0]);   // half of 4: records 0 and 1
                 CHECK(into.pop() == records[1]);
                 CHECK(q.size() == 2);
@@ -138,13 +138,13 @@ TEST_CASE("woken coroutines of an owner that passes messages stay until backlog_
             push_all(q, records);
             const std::int64_t t0 = now_ns();
             CHECK(q.steal_into(into) == nullptr);   // the sighting
-            sleep_ns(2 * run_queue::lone_grace_ns);
+            sleep_ns(2 * run_queue::computing_grace_ns);
             // The owner took a channel lock every few nanoseconds meanwhile.
             owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
             const run_node* early = q.steal_into(into);
             const std::int64_t t1 = now_ns();
             if (t1 - t0 < run_queue::backlog_ns) {
-                CHECK(early == nullptr);   // past lone_grace_ns, yet not due
+                CHECK(early == nullptr);   // past computing_grace_ns, yet not due
                 checked_early = true;
                 sleep_ns(run_queue::backlog_ns - (now_ns() - t0) + 50000);
                 owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
@@ -168,9 +168,9 @@ TEST_CASE("an owner that got through everything a thief saw starts the wait over
         // The owner runs all four, and they are woken again.
         drain(q);
         push_all(q, records);
-        sleep_ns(run_queue::lone_grace_ns + 20000);
+        sleep_ns(run_queue::computing_grace_ns + 20000);
         CHECK(q.steal_into(into) == nullptr);   // a new sighting, not a due one
-        sleep_ns(run_queue::lone_grace_ns + 20000);
+        sleep_ns(run_queue::computing_grace_ns + 20000);
         CHECK(q.steal_into(into) == records[0]);
         drain(q);
         drain(into);
