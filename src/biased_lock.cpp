@@ -15,7 +15,7 @@
 namespace rill::detail {
 
 std::atomic<std::uint32_t> lock_bias_streak{lock_bias_streak_first};
-constinit thread_local std::atomic<std::uint64_t> chan_locks_taken [[gnu::tls_model("initial-exec")]]{0};
+constinit thread_local std::uint64_t chan_locks_taken [[gnu::tls_model("initial-exec")]] = 0;
 
 namespace {
 

@@ -102,7 +102,7 @@ std::int64_t monotonic_ns() noexcept {
 }
 }  // namespace
 
-void run_queue::set_owner_chan_locks(const std::atomic<std::uint64_t>* c) noexcept {
+void run_queue::set_owner_chan_locks(const std::uint64_t* c) noexcept {
     std::scoped_lock l(lock_);
     owner_chan_locks_ = c;
 }
@@ -116,7 +116,7 @@ void run_queue::set_owner_chan_locks(const std::atomic<std::uint64_t>* c) noexce
 // estimate, not a synchronization.
 bool run_queue::woken_work_due() noexcept {
     const std::int64_t now = monotonic_ns();
-    const std::uint64_t chan_locks = owner_chan_locks_ ? owner_chan_locks_->load(std::memory_order_relaxed) : 0;
+    const std::uint64_t chan_locks = owner_chan_locks_ ? __atomic_load_n(owner_chan_locks_, __ATOMIC_RELAXED) : 0;
     if (sighted_at_ == 0 || taken_ >= sighted_added_) {   // no sighting, or the owner kept up since
         sighted_at_ = now;
         sighted_added_ = added_;

@@ -68,7 +68,7 @@ public:
     /// Where the owner thread's count of channel locks is (chan_locks_taken:
     /// set by the owner as its loop starts, cleared as it ends; read by
     /// thieves under the lock).
-    void set_owner_chan_locks(const std::atomic<std::uint64_t>* c) noexcept;
+    void set_owner_chan_locks(const std::uint64_t* c) noexcept;
 
     // When woken work is due to move. Moving a coroutine moves its stack
     // and its channels' cache lines to the thief's core: worth it when the
@@ -126,7 +126,7 @@ private:
     std::int64_t sighted_at_ = 0;          // a thief's first look at a woken head (steady clock, ns; 0: none)
     std::uint64_t sighted_added_ = 0;      // added_ then
     std::uint64_t sighted_chan_locks_ = 0; // *owner_chan_locks_ then
-    const std::atomic<std::uint64_t>* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken
+    const std::uint64_t* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken (__atomic loads)
     std::atomic<std::int64_t> look_after_{0};   // thieves skip this queue until then (steady clock, ns; 0: look)
 };
 

@@ -102,7 +102,7 @@ TEST_CASE("new work moves at once, half the queue, oldest first; a lone new one 
 
 TEST_CASE("woken coroutines of an owner that computes move computing_grace_ns after a thief saw them") {
     with_woken(4, [](const std::vector<coroutine*>& records) {
-        std::atomic<std::uint64_t> owner_locks{0};   // the owner takes no channel lock: it computes
+        std::uint64_t owner_locks = 0;   // the owner takes no channel lock: it computes
         bool checked_early = false;
         for (int attempt = 0; attempt < 20 && !checked_early; ++attempt) {
             run_queue q, into;
@@ -130,7 +130,7 @@ TEST_CASE("woken coroutines of an owner that computes move computing_grace_ns af
 
 TEST_CASE("woken coroutines of an owner that passes messages stay until backlog_ns") {
     with_woken(4, [](const std::vector<coroutine*>& records) {
-        std::atomic<std::uint64_t> owner_locks{0};
+        std::uint64_t owner_locks = 0;
         bool checked_early = false;
         for (int attempt = 0; attempt < 20 && !checked_early; ++attempt) {
             run_queue q, into;
@@ -140,14 +140,14 @@ TEST_CASE("woken coroutines of an owner that passes messages stay until backlog_
             CHECK(q.steal_into(into) == nullptr);   // the sighting
             sleep_ns(2 * run_queue::computing_grace_ns);
             // The owner took a channel lock every few nanoseconds meanwhile.
-            owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
+            owner_locks += std::uint64_t(run_queue::backlog_ns);
             const run_node* early = q.steal_into(into);
             const std::int64_t t1 = now_ns();
             if (t1 - t0 < run_queue::backlog_ns) {
                 CHECK(early == nullptr);   // past computing_grace_ns, yet not due
                 checked_early = true;
                 sleep_ns(run_queue::backlog_ns - (now_ns() - t0) + 50000);
-                owner_locks.fetch_add(std::uint64_t(run_queue::backlog_ns), std::memory_order_relaxed);
+                owner_locks += std::uint64_t(run_queue::backlog_ns);
                 CHECK(q.steal_into(into) == records[0]);
                 CHECK(into.pop() == records[1]);
             }
@@ -160,7 +160,7 @@ TEST_CASE("woken coroutines of an owner that passes messages stay until backlog_
 
 TEST_CASE("an owner that got through everything a thief saw starts the wait over") {
     with_woken(4, [](const std::vector<coroutine*>& records) {
-        std::atomic<std::uint64_t> owner_locks{0};
+        std::uint64_t owner_locks = 0;
         run_queue q, into;
         q.set_owner_chan_locks(&owner_locks);
         push_all(q, records);
@@ -180,7 +180,7 @@ TEST_CASE("an owner that got through everything a thief saw starts the wait over
 TEST_CASE("a queue longer than long_queue moves at once, woken or not") {
     constexpr int n = int(run_queue::long_queue) + 1;
     with_woken(n, [](const std::vector<coroutine*>& records) {
-        std::atomic<std::uint64_t> owner_locks{0};
+        std::uint64_t owner_locks = 0;
         run_queue q, into;
         q.set_owner_chan_locks(&owner_locks);
         push_all(q, records);

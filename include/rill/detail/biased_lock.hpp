@@ -82,11 +82,15 @@ namespace rill::detail {
 /// the address of its thread's count, and an idle worker reads it to tell a
 /// worker whose coroutines pass messages from one whose coroutines compute
 /// (run_queue::woken_work_due). Written by its thread only (a load and a
-/// store, no locked instruction).
-extern constinit thread_local std::atomic<std::uint64_t> chan_locks_taken [[gnu::tls_model("initial-exec")]];
+/// store, no locked instruction), read by others, all through the __atomic
+/// builtins: a std::atomic here made UBSan check the thread-local's address
+/// for null through a member call, and GCC 12 tests that address with the
+/// flags of an `add %fs:0`, which the linker rewrites into a `mov` and a
+/// `lea` that set no flags (a false "null pointer" in ASan+UBSan builds).
+extern constinit thread_local std::uint64_t chan_locks_taken [[gnu::tls_model("initial-exec")]];
 
 [[gnu::always_inline]] inline void count_chan_lock() noexcept {
-    chan_locks_taken.store(chan_locks_taken.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    __atomic_store_n(&chan_locks_taken, __atomic_load_n(&chan_locks_taken, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 /// Acquisitions in a row by one thread before a lock is biased toward it:
