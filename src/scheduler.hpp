@@ -100,8 +100,8 @@ public:
     // queues of at most 4), and mpmc's eight coroutines ran on both workers
     // and paid for every message with the channel lock's cache line
     // crossing cores: 26-30 ns at threads=2 against 3.3 at threads=1. With
-    // this rule they gather on one worker (4-5 ns) in most runs; see
-    // docs/BENCHMARKS.md for the runs where they do not.
+    // this rule they gather on one worker (3.7-4 ns) in about half the runs
+    // and stay split in the others (15-22 ns); docs/BENCHMARKS.md says why.
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t long_queue = 16;
     static constexpr std::int64_t computing_grace_ns = 50000;
