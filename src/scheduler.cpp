@@ -61,7 +61,6 @@ void run_queue::push(run_node* c, bool publish) noexcept {
     else head_ = c;
     tail_ = c;
     ++count_;
-    ++added_;
     size_.store(count_, publish ? std::memory_order_seq_cst : std::memory_order_release);
 }
 
@@ -119,7 +118,7 @@ bool run_queue::woken_work_due() noexcept {
     const std::uint64_t chan_locks = owner_chan_locks_ ? __atomic_load_n(owner_chan_locks_, __ATOMIC_RELAXED) : 0;
     if (sighted_at_ == 0 || taken_ >= sighted_added_) {   // no sighting, or the owner kept up since
         sighted_at_ = now;
-        sighted_added_ = added_;
+        sighted_added_ = taken_ + count_;   // entries ever pushed
         sighted_chan_locks_ = chan_locks;
         look_after_.store(now + std::min(look_interval_ns, computing_grace_ns), std::memory_order_relaxed);
         return false;
@@ -178,7 +177,6 @@ bool run_queue::woken_work_due() noexcept {
         else into.head_ = rest;
         into.tail_ = last;
         into.count_ += take - 1;
-        into.added_ += take - 1;
         into.size_.store(into.count_, std::memory_order_release);   // the thief's own queue: it runs them itself
     }
     first->run_next = nullptr;

@@ -121,10 +121,9 @@ private:
     // After size_, not before: moving size_ from offset 32 to 40 cost
     // pingpong 4 ns at threads=1 (a layout effect; nothing here runs then).
     const run_node* lone_seen_ = nullptr; // a lone new head a thief has looked at and left (compared, never followed)
-    std::uint64_t added_ = 0;              // entries ever pushed
     std::uint64_t taken_ = 0;              // entries ever taken out (popped or stolen)
     std::int64_t sighted_at_ = 0;          // a thief's first look at a woken head (steady clock, ns; 0: none)
-    std::uint64_t sighted_added_ = 0;      // added_ then
+    std::uint64_t sighted_added_ = 0;      // entries ever pushed then (taken_ + count_)
     std::uint64_t sighted_chan_locks_ = 0; // *owner_chan_locks_ then
     const std::uint64_t* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken (__atomic loads)
     std::atomic<std::int64_t> look_after_{0};   // thieves skip this queue until then (steady clock, ns; 0: look)
