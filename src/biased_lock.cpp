@@ -2,6 +2,7 @@
 // at a streak's end, and revoking it (the protocol is in biased_lock.hpp).
 #include <rill/detail/biased_lock.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +22,7 @@ namespace {
 
 std::atomic<std::uint64_t> biased_count{0};
 std::atomic<std::uint64_t> revoked_count{0};
+std::atomic<std::uint64_t> moved_count{0};
 
 #if RILL_LOCK_BIAS_SUPPORTED
 long membarrier(int cmd) noexcept { return syscall(__NR_membarrier, cmd, 0, 0); }
@@ -35,7 +37,8 @@ bool membarrier_ready() noexcept {
 }  // namespace
 
 lock_bias_counts lock_bias_stats() noexcept {
-    return {biased_count.load(std::memory_order_relaxed), revoked_count.load(std::memory_order_relaxed)};
+    return {biased_count.load(std::memory_order_relaxed), revoked_count.load(std::memory_order_relaxed),
+            moved_count.load(std::memory_order_relaxed)};
 }
 
 bool lock_biasing_available() noexcept {
@@ -88,6 +91,34 @@ void biased_lock::revoke() noexcept {
     while (streak < lock_bias_streak_max &&
            !lock_bias_streak.compare_exchange_weak(streak, streak * 2, std::memory_order_relaxed)) {
     }
+#endif
+}
+
+// normal_ held by a coroutine at the start of a single channel operation,
+// the lock biased toward another thread. While the lock has moves left,
+// the coroutine lets go of normal_ and moves to the owner's worker
+// (move_to_thread_of); there it takes the lock again, as the owner if the
+// bias still stands. Otherwise, or when it cannot move, it revokes.
+void biased_lock::move_or_revoke() noexcept {
+#if RILL_LOCK_BIAS_SUPPORTED
+    const auto units = [] {
+        using namespace std::chrono;
+        return std::uint16_t(std::uint64_t(duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count()) >> 20);
+    };
+    if (moves_left_ == 0 && std::uint16_t(units() - moves_spent_at_) >= lock_moves_refill_units) moves_left_ = lock_moves_per_lock;
+    if (moves_left_ > 0) {
+        if (--moves_left_ == 0) moves_spent_at_ = units();
+        const void* owner = owner_.load(std::memory_order_relaxed);
+        normal_.unlock();
+        if (move_to_thread_of(owner)) {
+            moved_count.fetch_add(1, std::memory_order_relaxed);
+            lock_or_move();
+            return;
+        }
+        normal_.lock();   // could not move: revoke, unless another thread did meanwhile
+        if (owner_.load(std::memory_order_relaxed) == nullptr) return;
+    }
+    revoke();
 #endif
 }
 

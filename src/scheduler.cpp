@@ -6,6 +6,7 @@
 #include "resource_errors.hpp"
 #include "timer.hpp"
 
+#include <rill/detail/biased_lock.hpp>
 #include <rill/errors.hpp>
 
 #include <fmt/format.h>
@@ -212,6 +213,39 @@ void worker::push_local(run_node* c) {
     sched.wake_one_if_idle();
 }
 
+// Who wakes whom: the push stores the queue's size seq_cst before this
+// reads the idle list, and a worker about to park registers as idle before
+// it looks at the queues (park): one of the two sees the other.
+void worker::push_from_elsewhere(coroutine* c) noexcept {
+    local.push(c, /*publish=*/true);
+    if (sched.unregister_idle(this)) wakeup.release();
+}
+
+// Called from biased_lock::move_or_revoke with no lock held. The move is
+// a switch-out whose post-switch work (on this worker, once the coroutine's
+// context is saved) queues it at the target: only then may it resume.
+bool move_to_thread_of(const void* owner) noexcept {
+    worker* here = current_worker();
+    coroutine* c = current_coroutine();
+    if (!here || !c || !owner || here->sched.seed || here->sched.unwinding(c)) return false;
+    worker* target = nullptr;
+    for (unsigned i = 0; i < here->sched.nworkers; ++i)
+        if (here->sched.worker_at(i).thread_tag.load(std::memory_order_relaxed) == owner) target = &here->sched.worker_at(i);
+    if (!target || target == here) return false;
+    struct move {
+        coroutine* who;
+        worker* to;
+    } m{c, target};   // on c's stack, read by the post-switch work before c can resume
+    here->after_switch(
+        [](void* p) {
+            const move m = *static_cast<move*>(p);
+            m.to->push_from_elsewhere(m.who);
+        },
+        &m);
+    c->switch_out();
+    return true;
+}
+
 // Deterministic mode: everything runnable goes into the local queue, and
 // one is taken at random (seeded). One worker, so no other thread races us.
 run_node* worker::pick_at_random() {
@@ -383,6 +417,7 @@ void worker::loop() {
     alt_signal_stack signal_stack;   // where the overflow guard runs (the coroutine's stack is full)
     tls_worker = this;
     local.set_owner_chan_locks(&chan_locks_taken);
+    thread_tag.store(this_thread_tag(), std::memory_order_relaxed);
     eh_globals_ = abi::__cxa_get_globals();
     stack_cache_.reserve(stack_cache_limit);
     for (;;) {
@@ -397,6 +432,7 @@ void worker::loop() {
     for (const pooled_stack_info& st : stack_cache_) sched.stacks.deallocate(st);
     stack_cache_.clear();
     local.set_owner_chan_locks(nullptr);   // this thread's count goes with it
+    thread_tag.store(nullptr, std::memory_order_relaxed);
     tls_worker = nullptr;
 }
 

@@ -45,7 +45,9 @@ class timer_service;
 class scheduler;
 
 /// FIFO of coroutines, and of spawns not started yet, with a lock; the owner
-/// pushes and pops, thieves take half. Intrusive (linked through
+/// pushes and pops, thieves take half, and a coroutine moving to the owner
+/// of a biased channel lock is pushed from its old worker
+/// (worker::push_from_elsewhere). Intrusive (linked through
 /// run_node::run_next: a runnable thing is in one queue at a time), so no
 /// push, pop or steal ever allocates: waking a coroutine cannot fail, even
 /// out of memory.
@@ -100,8 +102,10 @@ public:
     // queues of at most 4), and mpmc's eight coroutines ran on both workers
     // and paid for every message with the channel lock's cache line
     // crossing cores: 26-30 ns at threads=2 against 3.3 at threads=1. With
-    // this rule they gather on one worker (3.7-4 ns) in about half the runs
-    // and stay split in the others (15-22 ns); docs/BENCHMARKS.md says why.
+    // this rule they gathered on one worker (3.7-4 ns) in about half the
+    // runs and stayed split in the others (15-22 ns); since coroutines move
+    // to the worker their channel's lock is biased toward
+    // (biased_lock::lock_or_move) they gather in every run.
     static constexpr std::size_t max_steal = 64;
     static constexpr std::size_t long_queue = 16;
     static constexpr std::int64_t computing_grace_ns = 50000;
@@ -142,6 +146,12 @@ public:
     /// push out a coroutine woken with a value to work on).
     void push_next_unless_taken(coroutine* c);
     void push_local(run_node* c);
+    /// Queues c, switched out on another worker's thread, in this worker's
+    /// local queue and wakes this worker if it is parked: a coroutine moved
+    /// to the owner of a biased channel lock (move_to_thread_of). The only
+    /// push to a local queue not made by its own worker, so it publishes
+    /// like a push to the global queue.
+    void push_from_elsewhere(coroutine* c) noexcept;
     /// Work for this worker to do after the current coroutine switched out
     /// (release channel locks, requeue a yielder).
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
@@ -173,6 +183,7 @@ public:
     const unsigned index;
     alignas(64) run_queue local;           // touched by thieves: its own cache lines
     std::counting_semaphore<> wakeup{0};   // released by whoever takes this worker off the idle list
+    std::atomic<const void*> thread_tag{nullptr};   // this_thread_tag() of its thread while loop() runs (null without lock bias)
 
 private:
     run_node* find_work();

@@ -83,8 +83,8 @@ public:
     select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
     chan_core* chan() const noexcept { return ch_.get(); }
     /// Receives now if a value (or the close) is there; false: nothing yet.
-    bool try_now(bool& received) {
-        try_recv_status st = ch_.get()->template try_recv_value<T>(slot_.raw());
+    bool try_now(bool& received, bool may_move) {
+        try_recv_status st = ch_.get()->template try_recv_value<T>(slot_.raw(), may_move);
         received = st == try_recv_status::value;
         return st != try_recv_status::empty;
     }
@@ -115,9 +115,9 @@ public:
     chan_core* chan() const noexcept { return ch_.get(); }
     /// Sends now if there is room or a receiver waiting; false: not now.
     /// Throws channel_closed on a closed channel, as select does.
-    bool try_now(bool& received) {
+    bool try_now(bool& received, bool may_move) {
         received = false;
-        return ch_.get()->try_send_value(static_cast<T*>(addr()), "select: send case on closed channel");
+        return ch_.get()->try_send_value(static_cast<T*>(addr()), "select: send case on closed channel", may_move);
     }
     void fire(bool) { fn_(); }
 
@@ -189,7 +189,7 @@ std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's rando
 /// sizeof...(C) when there is none to take here (nothing looks ready, or
 /// the hint was stale): select_cases then does the whole job.
 template <class... C, std::size_t... I>
-std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C&... cases) {
+std::size_t first_look(bool biased, bool may_move, bool& received, std::index_sequence<I...>, C&... cases) {
     std::uint32_t ready = 0;
     std::uint32_t nready = 0;
     auto look = [&](std::size_t i, auto& c) {
@@ -212,7 +212,7 @@ std::size_t first_look(bool biased, bool& received, std::index_sequence<I...>, C
     bool done = false;
     auto take = [&](std::size_t i, auto& c) {
         if constexpr (is_channel_case<std::remove_cvref_t<decltype(c)>>) {
-            if (i == chosen) done = c.try_now(received);
+            if (i == chosen) done = c.try_now(received, may_move);
         }
     };
     (take(I, cases), ...);
@@ -227,7 +227,10 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     } else {
         if constexpr (sizeof...(C) <= 32) {
             bool received = false;
-            std::size_t i = first_look(biased, received, std::index_sequence<I...>{}, cases...);
+            // Without a default the select may block (and change threads):
+            // its first look may move to a channel lock's owner like a send.
+            constexpr bool may_move = (0 + ... + int(is_default_case<std::remove_cvref_t<C>>)) == 0;
+            std::size_t i = first_look(biased, may_move, received, std::index_sequence<I...>{}, cases...);
             if (i < sizeof...(C)) {
                 (void)((i == I ? (cases.fire(received), true) : false) || ...);
                 return i;

@@ -318,7 +318,7 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
 std::string extra_json() {
     const rill::detail::lock_bias_counts locks = rill::detail::lock_bias_stats();
     return ",\"stack_kb\":" + std::to_string(g_stack_kb) + ",\"locks_biased\":" + std::to_string(locks.biased) +
-           ",\"locks_revoked\":" + std::to_string(locks.revoked) + ",\"rill\":\"0.1.0\"";
+           ",\"locks_revoked\":" + std::to_string(locks.revoked) + ",\"locks_moved\":" + std::to_string(locks.moved) + ",\"rill\":\"0.1.0\"";
 }
 
 // Warm-up once at a small size, run once at full size, print the JSON line.

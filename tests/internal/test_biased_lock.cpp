@@ -7,7 +7,9 @@
 // throughout: counters kept under the lock by two threads come out exact,
 // across bias, revocation and after. Where biasing is not available (TSan
 // builds, RILL_LOCK_BIAS=0, no membarrier) the same cases check that no
-// lock is ever biased.
+// lock is ever biased. A coroutine whose blocking operation finds the lock
+// biased toward another worker moves there instead of revoking; its
+// non-blocking operations never change threads.
 #include <rill/detail/biased_lock.hpp>
 #include <rill/rill.hpp>
 
@@ -201,5 +203,118 @@ TEST_CASE("a channel biased toward a worker, then shared with a plain thread: ev
         CHECK(lock_bias_stats().revoked > after_warm.revoked);
     } else {
         CHECK(lock_bias_stats().biased == at_start.biased);
+    }
+}
+
+// A coroutine at the start of a blocking channel operation that finds the
+// lock biased toward another worker of its runtime moves to that worker
+// instead of revoking the bias (biased_lock::lock_or_move); a non-blocking
+// one (try_send, a select with a default) revokes and stays on its thread.
+// Which worker runs what is pinned down like this: X keeps its worker busy
+// (it spins, never switching out) while Y, which X spawned, can only run on
+// the other worker; Y biases the channel's lock toward that worker; then X
+// makes its call.
+namespace {
+
+/// The calling thread's id, read afresh: pthread_self() is declared const,
+/// so the compiler may reuse a read from before a switch that moved the
+/// coroutine to another thread; noipa keeps this call opaque.
+[[gnu::noipa]] std::thread::id thread_now() { return std::this_thread::get_id(); }
+
+struct across_workers {
+    std::thread::id x_before, y_thread, x_after;
+    rill::detail::lock_bias_counts before{}, after{};
+    int value = -1;
+    bool y_finished = false;
+};
+
+template <class Op>
+across_workers after_bias_elsewhere(Op op) {
+    fresh_streak fresh;
+    rill::options opts;
+    opts.threads = 2;
+    rill::runtime rt(opts);
+    rill::chan<int> ch(16);
+    across_workers r;
+    std::atomic<bool> biased_elsewhere{false};
+    rt.spawn([&] {   // X
+        r.x_before = thread_now();
+        rill::go([&] {   // Y
+            r.y_thread = thread_now();
+            for (int i = 0; i < 3000; ++i) {   // 6,000 acquisitions in a row on this thread: a bias
+                ch.send(i);
+                (void)ch.recv();
+            }
+            r.before = lock_bias_stats();
+            biased_elsewhere.store(true, std::memory_order_release);
+        });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!biased_elsewhere.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < deadline) {
+        }
+        r.y_finished = biased_elsewhere.load(std::memory_order_acquire);
+        op(ch);
+        r.x_after = thread_now();
+        r.after = lock_bias_stats();
+        r.value = *ch.recv();
+    });
+    rt.wait();
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("a blocking send on a channel biased toward another worker moves there; the bias stands") {
+    const across_workers r = after_bias_elsewhere([](rill::chan<int>& ch) { ch.send(42); });
+    REQUIRE(r.y_finished);
+    REQUIRE(r.y_thread != r.x_before);   // Y ran on the other worker
+    CHECK(r.value == 42);
+    if (lock_biasing_available()) {
+        CHECK(r.before.biased > 0);
+        // X took the lock as the owner, on the owner's thread: no revocation.
+        // (If the idle worker took X back before the owner ran it, X moved
+        // again: at least one move.)
+        CHECK(r.x_after == r.y_thread);
+        CHECK(r.after.moved >= r.before.moved + 1);
+        CHECK(r.after.revoked == r.before.revoked);
+    } else {
+        CHECK(r.x_after == r.x_before);
+        CHECK(r.after.moved == r.before.moved);
+    }
+}
+
+TEST_CASE("a select without a default moves too; try_send and a select with a default stay and revoke") {
+    SUBCASE("select, no default") {
+        const across_workers r = after_bias_elsewhere([](rill::chan<int>& ch) {
+            int sent = 0;
+            rill::select(rill::on_send(ch, 43, [&] { sent = 1; }));
+            CHECK(sent == 1);
+        });
+        REQUIRE(r.y_finished);
+        REQUIRE(r.y_thread != r.x_before);
+        CHECK(r.value == 43);
+        CHECK((r.x_after == r.y_thread) == lock_biasing_available());
+        CHECK(r.after.revoked == r.before.revoked);
+    }
+    SUBCASE("try_send") {
+        const across_workers r = after_bias_elsewhere([](rill::chan<int>& ch) { CHECK(ch.try_send(44)); });
+        REQUIRE(r.y_finished);
+        REQUIRE(r.y_thread != r.x_before);
+        CHECK(r.value == 44);
+        CHECK(r.x_after == r.x_before);   // never changes threads
+        CHECK(r.after.moved == r.before.moved);
+        CHECK(r.after.revoked == r.before.revoked + (lock_biasing_available() ? 1 : 0));
+    }
+    SUBCASE("select with a default") {
+        const across_workers r = after_bias_elsewhere([](rill::chan<int>& ch) {
+            int sent = 0;
+            rill::select(rill::on_send(ch, 45, [&] { sent = 1; }), rill::on_default([&] { sent = 2; }));
+            CHECK(sent == 1);
+        });
+        REQUIRE(r.y_finished);
+        REQUIRE(r.y_thread != r.x_before);
+        CHECK(r.value == 45);
+        CHECK(r.x_after == r.x_before);
+        CHECK(r.after.moved == r.before.moved);
+        CHECK(r.after.revoked == r.before.revoked + (lock_biasing_available() ? 1 : 0));
     }
 }

@@ -39,6 +39,23 @@
 // given the same TLS block becomes the owner, which is sound since the
 // first one is gone.
 //
+// Moving to the owner. A revocation is for good, and costs every later
+// acquisition an atomic exchange, and a message between two cores the
+// lock's cache line crossing over. When the thread that would revoke is a
+// coroutine at the start of a blocking channel operation (send, recv, a
+// select without a default: lock_or_move), holding no other lock, and the
+// owner is a worker of its own runtime, the coroutine moves to that worker
+// instead (move_to_thread_of: it lets go of normal_, switches out, is
+// queued at the owner's worker, and takes the lock again there, as the
+// owner). Coroutines that share a channel so gather on the worker the
+// channel is biased toward: mpmc's eight, which an idle worker's steals
+// split across two workers at the start of about half the runs and which
+// then stayed split (a consumer that always finds a value never blocks,
+// so nothing brought it back). A blocking operation may change threads
+// anyway (it may park and resume on any worker); try_send, try_recv and a
+// select with a default never do, so they revoke as before. A lock makes
+// at most lock_moves_per_lock moves per window, then revokes.
+//
 // ThreadSanitizer cannot see the membarrier's ordering, so TSan builds
 // never bias (and test normal_); nor do platforms without membarrier, nor
 // a process started with RILL_LOCK_BIAS=0.
@@ -102,10 +119,30 @@ extern std::atomic<std::uint32_t> lock_bias_streak;
 inline constexpr std::uint32_t lock_bias_streak_first = 1024;
 inline constexpr std::uint32_t lock_bias_streak_max = 1u << 20;
 
+/// Coroutines a biased lock moves to its owner's worker (lock_or_move):
+/// at most lock_moves_per_lock, then as many again once
+/// lock_moves_refill_units (of 2^20 ns, about 105 ms here) have passed since
+/// the last was spent. A request beyond that revokes the bias, as a lock
+/// whose users keep landing on other workers is better unbiased (a move
+/// costs a few microseconds; one per coroutine per steal is what gathering
+/// needs).
+inline constexpr std::uint8_t lock_moves_per_lock = 32;
+inline constexpr std::uint16_t lock_moves_refill_units = 100;
+
+/// Moves the calling coroutine to the worker of its runtime that runs on
+/// the thread `owner` (a thread tag), if there is one and the coroutine may
+/// move: it switches out, is queued there, and returns true once it runs on
+/// that thread (or on a thief of that worker's queue). False, without a
+/// switch, on a plain thread, outside a coroutine, in deterministic mode,
+/// while the run is being unwound, or when no worker runs there
+/// (scheduler.cpp).
+bool move_to_thread_of(const void* owner) noexcept;
+
 /// Process-wide counts, for tests and benchmarks.
 struct lock_bias_counts {
     std::uint64_t biased;    // locks biased toward a thread
     std::uint64_t revoked;   // of those, revoked by another thread
+    std::uint64_t moved;     // coroutines moved to a lock's owner instead of revoking
 };
 lock_bias_counts lock_bias_stats() noexcept;
 
@@ -115,22 +152,13 @@ bool lock_biasing_available() noexcept;
 
 class biased_lock {
 public:
-    [[gnu::always_inline]] void lock() noexcept {
-        count_chan_lock();
-        const void* me = this_thread_tag();
-        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
-            if (owner_.load(std::memory_order_relaxed) == me) {
-                owner_inside_.store(true, std::memory_order_relaxed);
-                std::atomic_signal_fence(std::memory_order_seq_cst);   // the heavy half: the revoker's membarrier
-                if (!revoking_.load(std::memory_order_acquire)) [[likely]] return;
-                owner_inside_.store(false, std::memory_order_release);
-            }
-        }
-        normal_.lock();
-        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
-            if (!bias_off_) [[unlikely]] count_streak(me);
-        }
-    }
+    [[gnu::always_inline]] void lock() noexcept { lock_impl(false); }
+    /// lock() at the start of a single channel operation, by a caller that
+    /// holds no other lock: a coroutine that finds the lock biased toward
+    /// another worker of its runtime moves to that worker (it switches out
+    /// and resumes there) instead of revoking the bias, at most
+    /// `lock_moves_per_lock` times per lock (see "Moving to the owner").
+    [[gnu::always_inline]] void lock_or_move() noexcept { lock_impl(true); }
 
     [[gnu::always_inline]] void unlock() noexcept {
         if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
@@ -146,11 +174,30 @@ public:
     bool biased() const noexcept { return owner_.load(std::memory_order_relaxed) != nullptr; }
 
 private:
-    // normal_ held. Revokes another thread's bias, or counts the caller's
-    // streak and, at its end, makes the caller the owner.
-    [[gnu::always_inline]] void count_streak(const void* me) noexcept {
+    [[gnu::always_inline]] void lock_impl(bool may_move) noexcept {
+        count_chan_lock();
+        const void* me = this_thread_tag();
+        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
+            if (owner_.load(std::memory_order_relaxed) == me) {
+                owner_inside_.store(true, std::memory_order_relaxed);
+                std::atomic_signal_fence(std::memory_order_seq_cst);   // the heavy half: the revoker's membarrier
+                if (!revoking_.load(std::memory_order_acquire)) [[likely]] return;
+                owner_inside_.store(false, std::memory_order_release);
+            }
+        }
+        normal_.lock();
+        if constexpr (RILL_LOCK_BIAS_SUPPORTED) {
+            if (!bias_off_) [[unlikely]] count_streak(me, may_move);
+        }
+    }
+
+    // normal_ held. Revokes another thread's bias (or moves the caller to
+    // it), or counts the caller's streak and, at its end, makes the caller
+    // the owner.
+    [[gnu::always_inline]] void count_streak(const void* me, bool may_move) noexcept {
         if (owner_.load(std::memory_order_relaxed) != nullptr) [[unlikely]] {
-            revoke();
+            if (may_move) move_or_revoke();
+            else revoke();
         } else if (last_ != me) {
             last_ = me;
             streak_left_ = lock_bias_streak.load(std::memory_order_relaxed) - 1;
@@ -159,6 +206,7 @@ private:
         }
     }
     [[gnu::noinline]] void revoke() noexcept;               // normal_ held; ends with bias_off_
+    [[gnu::noinline]] void move_or_revoke() noexcept;       // normal_ held; ends held (as the owner, after a move)
     [[gnu::noinline]] void take_bias(const void* me) noexcept;   // normal_ held; ends held as owner
 
     std::atomic<const void*> owner_{nullptr};   // the thread the lock is biased toward, if any
@@ -166,6 +214,8 @@ private:
     std::atomic<bool> revoking_{false};         // set once, by the revoker: the owner must stay out
     spinlock normal_;                           // the lock of every thread but the owner
     bool bias_off_ = !RILL_LOCK_BIAS_SUPPORTED; // under normal_: never bias again (revoked, or not available)
+    std::uint8_t moves_left_ = lock_moves_per_lock;   // under normal_: moves to the owner left in this window
+    std::uint16_t moves_spent_at_ = 0;          // under normal_: when the last one was spent (2^20 ns units, wrapping)
     std::uint32_t streak_left_ = 0;             // under normal_: acquisitions by last_ still needed
     const void* last_ = nullptr;                // under normal_: the thread that took normal_ last
 };

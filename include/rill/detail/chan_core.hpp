@@ -86,11 +86,11 @@ public:
     chan_core& operator=(const chan_core&) = delete;
 
     void send(void* src) {                   // throws channel_closed
-        lock_.lock();
+        lock_.lock_or_move();
         send_locked(src);
     }
     bool recv(void* dst) {                   // false: closed and drained
-        lock_.lock();
+        lock_.lock_or_move();
         return recv_locked(dst);
     }
     /// send and recv for a chan<T>, inline at the caller: a value that only
@@ -102,13 +102,16 @@ public:
     template <class T>
     bool recv_value(void* dst);
     /// try_recv for a chan<T>, with the same inline case (also select's
-    /// first look at a receive case).
+    /// first look at a receive case). may_move: the caller would block if
+    /// this failed (a select without a default), so it may move to the
+    /// channel lock's owner as send and recv do (biased_lock::lock_or_move);
+    /// a try_recv of the user's never changes threads.
     template <class T>
-    try_recv_status try_recv_value(void* dst);
+    try_recv_status try_recv_value(void* dst, bool may_move = false);
     /// try_send for a chan<T>, likewise (and select's first look at a send
     /// case); `closed_what` is the channel_closed message on a closed channel.
     template <class T>
-    bool try_send_value(T* src, const char* closed_what);
+    bool try_send_value(T* src, const char* closed_what, bool may_move = false);
     bool try_send(void* src);                // throws channel_closed
     try_recv_status try_recv(void* dst);
     void close();                            // throws channel_closed when already closed
@@ -227,7 +230,7 @@ template <class T>
 
 template <class T>
 inline void chan_core::send_value(T* src) {
-    lock_.lock();
+    lock_.lock_or_move();
     if (push_value_locked(src)) {
         lock_.unlock();
         return;
@@ -237,7 +240,7 @@ inline void chan_core::send_value(T* src) {
 
 template <class T>
 inline bool chan_core::recv_value(void* dst) {
-    lock_.lock();
+    lock_.lock_or_move();
     if (pop_value_locked<T>(dst)) {
         lock_.unlock();
         return true;
@@ -246,8 +249,9 @@ inline bool chan_core::recv_value(void* dst) {
 }
 
 template <class T>
-inline try_recv_status chan_core::try_recv_value(void* dst) {
-    lock_.lock();
+inline try_recv_status chan_core::try_recv_value(void* dst, bool may_move) {
+    if (may_move) lock_.lock_or_move();
+    else lock_.lock();
     if (pop_value_locked<T>(dst)) {
         lock_.unlock();
         return try_recv_status::value;
@@ -260,8 +264,9 @@ inline try_recv_status chan_core::try_recv_value(void* dst) {
 }
 
 template <class T>
-inline bool chan_core::try_send_value(T* src, const char* closed_what) {
-    lock_.lock();
+inline bool chan_core::try_send_value(T* src, const char* closed_what, bool may_move) {
+    if (may_move) lock_.lock_or_move();
+    else lock_.lock();
     if (push_value_locked(src)) {
         lock_.unlock();
         return true;
