@@ -125,7 +125,10 @@ bool run_queue::woken_work_due() noexcept {
         return false;
     }
     const std::int64_t waited = now - sighted_at_;
-    const bool passing_messages = std::int64_t(chan_locks - sighted_chan_locks_) * message_ns > waited;
+    // A coroutine moved here to its channel lock's owner is left as long
+    // as one whose worker passes messages: else the worker it left, idle
+    // now, takes it back while the owner is still waking up.
+    const bool passing_messages = head_->moved_here || std::int64_t(chan_locks - sighted_chan_locks_) * message_ns > waited;
     const std::int64_t due_at = sighted_at_ + (passing_messages ? backlog_ns : computing_grace_ns);
     if (now >= due_at) return true;
     look_after_.store(std::min(now + look_interval_ns, due_at), std::memory_order_relaxed);
@@ -236,6 +239,7 @@ bool move_to_thread_of(const void* owner) noexcept {
         coroutine* who;
         worker* to;
     } m{c, target};   // on c's stack, read by the post-switch work before c can resume
+    c->moved_here = true;   // read by thieves once queued (under the queue's lock)
     here->after_switch(
         [](void* p) {
             const move m = *static_cast<move*>(p);
@@ -243,6 +247,7 @@ bool move_to_thread_of(const void* owner) noexcept {
         },
         &m);
     c->switch_out();
+    c->moved_here = false;   // popped, under the lock, before it ran again
     return true;
 }
 

@@ -88,7 +88,9 @@ public:
     //    one channel lock per message_ns meanwhile (it computes);
     //  - backlog_ns after it when it took more (it passes messages: its
     //    coroutines get their turns, and a queue it does not get through
-    //    in a millisecond has more than it can cycle through).
+    //    in a millisecond has more than it can cycle through), or when the
+    //    head was moved here to its channel lock's owner (run_node::moved_here;
+    //    the owner may be parked and still waking up).
     // A queue longer than long_queue is taken at once, as Go takes a
     // running P's queue: it is more than one worker passes between (sieve's
     // filters, hundreds woken at a time), and such coroutines mostly talk to

@@ -7,7 +7,11 @@
 // A chan is a handle with shared ownership, cheap to copy, like a Go channel
 // value. Its operations are const so a lambda that captured it by copy needs
 // no `mutable`. On a coroutine a blocking operation suspends the coroutine
-// (never the worker); on a plain thread it blocks the thread. During the
+// (never the worker); on a plain thread it blocks the thread. A coroutine
+// may continue on another worker thread after any blocking operation
+// (send, recv, a select without on_default), even one that did not wait:
+// it may move to the worker its channel's lock is biased toward. try_send,
+// try_recv and a select with on_default never change threads. During the
 // unwinding at the end of a run, a blocking operation throws an internal
 // exception that unwinds the coroutine.
 #pragma once

@@ -54,7 +54,7 @@
 // so nothing brought it back). A blocking operation may change threads
 // anyway (it may park and resume on any worker); try_send, try_recv and a
 // select with a default never do, so they revoke as before. A lock makes
-// at most lock_moves_per_lock moves per window, then revokes.
+// at most lock_moves_per_lock moves per window (below), then revokes.
 //
 // ThreadSanitizer cannot see the membarrier's ordering, so TSan builds
 // never bias (and test normal_); nor do platforms without membarrier, nor
@@ -121,13 +121,15 @@ inline constexpr std::uint32_t lock_bias_streak_max = 1u << 20;
 
 /// Coroutines a biased lock moves to its owner's worker (lock_or_move):
 /// at most lock_moves_per_lock, then as many again once
-/// lock_moves_refill_units (of 2^20 ns, about 105 ms here) have passed since
+/// lock_moves_refill_units (of 2^20 ns: about 10.5 ms) have passed since
 /// the last was spent. A request beyond that revokes the bias, as a lock
-/// whose users keep landing on other workers is better unbiased (a move
-/// costs a few microseconds; one per coroutine per steal is what gathering
-/// needs).
-inline constexpr std::uint8_t lock_moves_per_lock = 32;
-inline constexpr std::uint16_t lock_moves_refill_units = 100;
+/// whose users keep landing on other workers is better unbiased. A move
+/// costs the mover a few microseconds, so this bounds what moves can cost
+/// a lock at a few percent of a core; gathering needs one per coroutine
+/// per steal (mpmc: 4-36 in a run, more on a loaded machine, where thieves
+/// find more queues behind; 32 per 105 ms ran out in slow spells).
+inline constexpr std::uint8_t lock_moves_per_lock = 64;
+inline constexpr std::uint16_t lock_moves_refill_units = 10;
 
 /// Moves the calling coroutine to the worker of its runtime that runs on
 /// the thread `owner` (a thread tag), if there is one and the coroutine may

@@ -16,6 +16,10 @@ namespace rill::detail {
 struct run_node {
     run_node* run_next = nullptr;   // the next in its run queue (under the queue's lock)
     bool is_coroutine = false;      // else a task not started yet
+    // A coroutine queued at the worker its channel's lock is biased toward
+    // (move_to_thread_of), until it runs again: thieves leave it there as
+    // long as they leave coroutines that pass messages (run_queue rules).
+    bool moved_here = false;
 };
 
 /// What a coroutine runs. One small block per spawn (small_alloc.hpp); the
