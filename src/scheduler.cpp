@@ -227,6 +227,9 @@ void worker::push_from_elsewhere(coroutine* c) noexcept {
 // Called from biased_lock::move_or_revoke with no lock held. The move is
 // a switch-out whose post-switch work (on this worker, once the coroutine's
 // context is saved) queues it at the target: only then may it resume.
+// On unwind: no move once the run is stopping; a coroutine already queued
+// resumes, finds it cannot move again, revokes, and its operation throws
+// coroutine_unwind where it would park, like any other.
 bool move_to_thread_of(const void* owner) noexcept {
     worker* here = current_worker();
     coroutine* c = current_coroutine();
