@@ -1,7 +1,11 @@
 // samples/chanbench/bench_support.hpp: argument parsing, the JSON line, peak
 // RSS, self-checks and the wordcount building blocks, kept identical to the
 // peer programs' common code (Go, Boost.Fiber, threads) so that every figure
-// compares like with like. See docs/BENCHMARKS.md and WORKLOADS.md.
+// compares like with like, except in where wordcount's buffers come from:
+// here chunks and parts are reused through pools and mapped in as they are
+// allocated (Pool, populated_allocator.hpp); the stages, their channels and
+// what each message holds are the peers'. See docs/BENCHMARKS.md and
+// WORKLOADS.md.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -11,10 +15,13 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "../wordcount/chunk_counts.hpp"
+#include "../wordcount/populated_allocator.hpp"
 #include "../wordcount/word_totals.hpp"
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -124,14 +131,91 @@ inline std::pair<long, long> first_primes(long n) {
 // count_words). Chunks handed to mappers always end on a separator (or at
 // the end of the file), so no word is split.
 
-// One word of a reducer's share of one chunk, with the hash (word_hash) the
-// mapper computed, so that the reducer does not hash it again.
-struct PartEntry {
-    std::string word;
-    uint32_t count;
-    uint64_t hash;
+// A free list shared by the stages of a pipeline, on every worker: a stage
+// takes an object, the stage after it gives it back once done with it, so
+// that a run touches only as many objects as are ever in flight at once and
+// their memory stays mapped. Fresh memory costs a page fault per 4 KiB, and
+// a fault 12-23 us on the VM of docs/BENCHMARKS.md: freeing each chunk and
+// each part to malloc, whose heaps then shrank and grew again, cost the
+// pipeline 28,000 faults a run against the baseline's 4,100.
+// The mutex is held only to push or pop one pointer, never across a channel
+// operation, so a coroutine never parks holding it.
+template <class T>
+class Pool {
+public:
+    T* take() {
+        {
+            std::lock_guard<std::mutex> hold(mutex_);
+            if (!free_.empty()) {
+                T* t = free_.back().release();
+                free_.pop_back();
+                return t;
+            }
+        }
+        return new T();
+    }
+    void give(T* t) {
+        std::unique_ptr<T> owned(t);
+        std::lock_guard<std::mutex> hold(mutex_);
+        free_.push_back(std::move(owned));
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<T>> free_;
 };
-using Part = std::vector<PartEntry>;  // one reducer's share of one chunk
+
+// A chunk of the input: bytes read from the file (never zero-filled first:
+// pread writes them; mapped in when allocated: populated_allocator.hpp) and
+// how many of them are in use.
+class Chunk {
+public:
+    char* data() noexcept { return bytes_.get(); }
+    std::size_t size() const noexcept { return size_; }
+    // Makes room for n bytes and marks them in use; their contents are
+    // unspecified until written.
+    void resize(std::size_t n) {
+        if (n > capacity_) {
+            bytes_.reset(new char[n]);
+            populate(bytes_.get(), n);
+            capacity_ = n;
+        }
+        size_ = n;
+    }
+
+private:
+    std::unique_ptr<char[]> bytes_;
+    std::size_t capacity_ = 0, size_ = 0;
+};
+
+// One reducer's share of one chunk: its distinct words with their counts
+// and the hash (word_hash) the mapper computed, so that the reducer does not
+// hash them again. The words lie back to back in one string, so a part
+// reused from a Pool allocates nothing once it has held its largest share.
+struct Part {
+    struct Entry {
+        uint64_t hash;
+        uint32_t count;
+        uint32_t length;
+    };
+    std::vector<Entry, populated_allocator<Entry>> entries;
+    std::basic_string<char, std::char_traits<char>, populated_allocator<char>> text;
+
+    void clear() noexcept { entries.clear(), text.clear(); }
+    void add(std::string_view word, uint32_t count, uint64_t hash) {
+        entries.push_back(Entry{hash, count, uint32_t(word.size())});
+        text.append(word);
+    }
+    // Calls f(std::string_view word, uint64_t hash, uint32_t count) for each word.
+    template <class F>
+    void for_each(F&& f) const {
+        std::size_t at = 0;
+        for (const Entry& e : entries) {
+            f(std::string_view(text.data() + at, e.length), e.hash, e.count);
+            at += e.length;
+        }
+    }
+};
 
 // A reducer's running totals, keyed by the mapper's hash (samples/wordcount).
 using WordTotals = word_totals;
@@ -174,15 +258,16 @@ inline std::vector<uint64_t> wc_bounds(const WcFile& f, uint64_t limit, int read
     return b;
 }
 
-// Reads [start, end) in chunks of about chunk bytes; calls send(std::string*)
-// for each chunk (ending on a separator except at `end`). Returns bytes read.
+// Reads [start, end) in chunks of about chunk bytes, each in a Chunk taken
+// from `pool`; calls send(Chunk*) for each chunk (ending on a separator
+// except at `end`), whose receiver gives it back to the pool. Returns bytes read.
 template <class Send>
-uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t chunk, Send&& send) {
+uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t chunk, Pool<Chunk>& pool, Send&& send) {
     std::string carry;
     uint64_t pos = start, total = 0;
     while (pos < end) {
         size_t want = (size_t)std::min<uint64_t>(chunk, end - pos);
-        auto* buf = new std::string();
+        Chunk* buf = pool.take();
         buf->resize(carry.size() + want);
         std::memcpy(buf->data(), carry.data(), carry.size());
         size_t got = 0;
@@ -196,14 +281,23 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
         carry.clear();
         if (pos < end) {  // keep a trailing partial word for the next chunk
             size_t cut = buf->size();
-            while (cut > 0 && is_word_byte((*buf)[cut - 1])) cut--;
-            if (cut == 0) { carry.swap(*buf); delete buf; continue; }  // giant word: keep accumulating
+            while (cut > 0 && is_word_byte(buf->data()[cut - 1])) cut--;
+            if (cut == 0) {  // giant word: keep accumulating
+                carry.assign(buf->data(), buf->size());
+                pool.give(buf);
+                continue;
+            }
             carry.assign(buf->data() + cut, buf->size() - cut);
             buf->resize(cut);
         }
         send(buf);
     }
-    if (!carry.empty()) send(new std::string(std::move(carry)));
+    if (!carry.empty()) {
+        Chunk* last = pool.take();
+        last->resize(carry.size());
+        std::memcpy(last->data(), carry.data(), carry.size());
+        send(last);
+    }
     return total;
 }
 
@@ -211,19 +305,24 @@ uint64_t wc_read_region(const WcFile& f, uint64_t start, uint64_t end, size_t ch
 // into the chunk, each word with its hash (samples/wordcount).
 using ChunkCounts = chunk_counts;
 
-// Splits one chunk's counts by reducer (the word's hash mod reducers).
-inline std::vector<Part*> wc_partition(const ChunkCounts& m, int reducers) {
-    std::vector<Part*> parts(reducers, nullptr);
+// Splits one chunk's counts by reducer (the word's hash mod reducers) into
+// parts taken from `pool`, copying the words out of the chunk: parts[d] is
+// reducer d's share, or null where the chunk has no word for it.
+inline void wc_partition(const ChunkCounts& m, Pool<Part>& pool, std::vector<Part*>& parts) {
+    std::fill(parts.begin(), parts.end(), nullptr);
+    const uint64_t reducers = parts.size();
     m.for_each([&](const ChunkCounts::entry& e) {
-        int r = (int)(e.hash % (uint64_t)reducers);
-        if (!parts[r]) { parts[r] = new Part(); parts[r]->reserve(m.size() / reducers + 16); }
-        parts[r]->emplace_back(std::string(e.text()), e.count, e.hash);
+        Part*& part = parts[e.hash % reducers];
+        if (!part) {
+            part = pool.take();
+            part->clear();
+        }
+        part->add(e.text(), e.count, e.hash);
     });
-    return parts;
 }
 
 inline void wc_merge(WordTotals& g, const Part& p) {
-    for (const PartEntry& e : p) g.add(e.word, e.hash, e.count);
+    p.for_each([&](std::string_view word, uint64_t hash, uint32_t count) { g.add(word, hash, count); });
 }
 
 using Top = std::vector<std::pair<std::string, uint64_t>>;

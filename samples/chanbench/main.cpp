@@ -253,7 +253,9 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
         bench::WcFile f = bench::wc_open(path);
         if (limit == 0 || limit > f.size) limit = f.size;
         std::atomic<std::uint64_t> bytes_read{0}, words_seen{0};
-        rill::chan<std::string*> chunks(16);
+        bench::Pool<bench::Chunk> chunk_pool;   // each chunk goes back once counted
+        bench::Pool<bench::Part> part_pool;     // each part goes back once merged
+        rill::chan<bench::Chunk*> chunks(16);
         std::vector<rill::chan<bench::Part*>> red;
         for (int d = 0; d < D; d++) red.emplace_back(16);
         std::vector<bench::WordTotals> maps(D);
@@ -265,17 +267,18 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
         reducers.add(D);
         for (int r = 0; r < R; r++)
             rill::go([&, r] {
-                bytes_read += bench::wc_read_region(f, bounds[r], bounds[r + 1], chunk, [&](std::string* s) { chunks.send(s); });
+                bytes_read += bench::wc_read_region(f, bounds[r], bounds[r + 1], chunk, chunk_pool, [&](bench::Chunk* c) { chunks.send(c); });
                 readers.done();
             });
         for (int m = 0; m < M; m++)
             rill::go([&] {
                 bench::ChunkCounts local;
+                std::vector<bench::Part*> parts(D);
                 std::uint64_t words = 0;
-                for (std::string* s : chunks) {
-                    words += count_words(*s, local);
-                    auto parts = bench::wc_partition(local, D);   // copies the words out of the chunk
-                    delete s;
+                for (bench::Chunk* c : chunks) {
+                    words += count_words(c->data(), c->size(), local);
+                    bench::wc_partition(local, part_pool, parts);   // copies the words out of the chunk
+                    chunk_pool.give(c);
                     for (int d = 0; d < D; d++)
                         if (parts[d]) red[d].send(parts[d]);
                 }
@@ -286,7 +289,7 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
             rill::go([&, d] {
                 for (bench::Part* p : red[d]) {
                     bench::wc_merge(maps[d], *p);
-                    delete p;
+                    part_pool.give(p);
                 }
                 reducers.done();
             });

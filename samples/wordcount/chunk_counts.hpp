@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "populated_allocator.hpp"
 #include "word_scan.hpp"
 
 class chunk_counts {
@@ -120,7 +121,7 @@ private:
     }
 
     void grow() {   // doubles the table, keeping it at most half full
-        std::vector<slot> old(slots_.size() * 2);
+        slot_vector old(slots_.size() * 2);
         old.swap(slots_);
         const std::size_t mask = slots_.size() - 1;
         for (std::uint32_t& u : used_) {
@@ -132,23 +133,26 @@ private:
         }
     }
 
-    std::vector<slot> slots_;             // a power of two in size
+    // Mapped in as allocated (populated_allocator.hpp): a table that doubles
+    // to 1 MiB otherwise takes 256 page faults at its first touch.
+    using slot_vector = std::vector<slot, populated_allocator<slot>>;
+    slot_vector slots_;                   // a power of two in size
     std::vector<std::uint32_t> used_;     // indices of the slots in use
     const char* base_ = nullptr;          // the chunk's first byte
 };
 
-/// Counts the words of text into counts (cleared first), which then refers
-/// into text; lower-cases text in place. Returns the number of words. Each
-/// word is counted after the next one is found, so that the cache miss on
-/// its slot overlaps the scan.
-inline std::uint64_t count_words(std::string& text, chunk_counts& counts) {
-    counts.clear(text.data());
+/// Counts the words of the n bytes at text into counts (cleared first),
+/// which then refers into text; lower-cases text in place. Returns the
+/// number of words. Each word is counted after the next one is found, so
+/// that the cache miss on its slot overlaps the scan.
+inline std::uint64_t count_words(char* text, std::size_t n, chunk_counts& counts) {
+    counts.clear(text);
     std::uint64_t words = 0;
     const char* pending = nullptr;   // the word found last, not counted yet
     std::uint32_t pending_length = 0;
     std::uint64_t pending_hash = 0;
     packed_word pending_first = 0;
-    scan_words(text.data(), text.size(), [&](const char* w, std::size_t length, std::uint64_t h, packed_word first) {
+    scan_words(text, n, [&](const char* w, std::size_t length, std::uint64_t h, packed_word first) {
         counts.prefetch(h);
         if (pending) counts.add(pending, pending_length, pending_hash, pending_first);
         pending = w, pending_length = static_cast<std::uint32_t>(length), pending_hash = h, pending_first = first;
@@ -157,3 +161,6 @@ inline std::uint64_t count_words(std::string& text, chunk_counts& counts) {
     if (pending) counts.add(pending, pending_length, pending_hash, pending_first);
     return words;
 }
+
+/// The same for a whole string.
+inline std::uint64_t count_words(std::string& text, chunk_counts& counts) { return count_words(text.data(), text.size(), counts); }

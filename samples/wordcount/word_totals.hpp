@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "populated_allocator.hpp"
+
 class word_totals {
 public:
     word_totals() : slots_(std::size_t(1) << 12), shift_(64 - 12) {}
@@ -71,7 +73,7 @@ private:
     }
 
     void grow() {   // doubles the table
-        std::vector<slot> old(slots_.size() * 2);
+        slot_vector old(slots_.size() * 2);
         old.swap(slots_);
         --shift_;
         const std::size_t mask = slots_.size() - 1;
@@ -83,7 +85,8 @@ private:
         }
     }
 
-    std::vector<slot> slots_;   // a power of two in size
+    using slot_vector = std::vector<slot, populated_allocator<slot>>;   // mapped in as allocated
+    slot_vector slots_;         // a power of two in size
     unsigned shift_;            // 64 - log2(slots_.size())
     std::size_t used_ = 0;
 };
