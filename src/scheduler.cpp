@@ -122,6 +122,7 @@ bool run_queue::woken_work_due() noexcept {
         sighted_added_ = taken_ + count_;   // entries ever pushed
         sighted_chan_locks_ = chan_locks;
         look_after_.store(now + std::min(look_interval_ns, computing_grace_ns), std::memory_order_relaxed);
+        due_at_.store(now + computing_grace_ns, std::memory_order_relaxed);   // the earliest it can be due
         return false;
     }
     const std::int64_t waited = now - sighted_at_;
@@ -132,6 +133,7 @@ bool run_queue::woken_work_due() noexcept {
     const std::int64_t due_at = sighted_at_ + (passing_messages ? backlog_ns : computing_grace_ns);
     if (now >= due_at) return true;
     look_after_.store(std::min(now + look_interval_ns, due_at), std::memory_order_relaxed);
+    due_at_.store(due_at, std::memory_order_relaxed);
     return false;
 }
 
@@ -154,6 +156,7 @@ bool run_queue::woken_work_due() noexcept {
             return nullptr;
         }
         look_after_.store(0, std::memory_order_relaxed);
+        due_at_.store(0, std::memory_order_relaxed);
         sighted_at_ = 0;   // the next steal needs a sighting of its own
     } else if (count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
         lone_seen_ = head_;
@@ -213,7 +216,7 @@ void worker::push_next_unless_taken(coroutine* c) {
 
 void worker::push_local(run_node* c) {
     local.push(c);
-    sched.wake_one_if_idle();
+    if (sched.someone_idle()) sched.wake_one(has_run(c) && local.size() <= run_queue::long_queue);
 }
 
 // Who wakes whom: the push stores the queue's size seq_cst before this
@@ -303,14 +306,43 @@ run_node* worker::spin_for_work() {
 }
 
 // Returns false when the runtime is done. See the wake protocol in scheduler.hpp.
+// Registered idle before it looks (next_look_at), so a push after the look
+// finds it on the idle list. Queues holding only woken work not yet due
+// (a busy worker whose coroutines pass messages) make it watch: park until
+// that work falls due instead of spinning and looking again, which kept a
+// second core busy for nothing (select4 at threads=2: 1.95 cores).
 bool worker::park() {
     if (!sched.register_idle(this)) return false;
-    if (sched.any_work() || sched.done()) {
+    const std::int64_t look_at = sched.next_look_at(this);
+    if (look_at == 0 || sched.done()) {
         if (!sched.unregister_idle(this)) wakeup.acquire();   // a waker took us off the list: eat its signal
         return !sched.done();
     }
+    if (look_at != scheduler::no_look) return watch_until(std::max(look_at, monotonic_ns() + watch_ns_));
     sched.check_deadlock();
     wakeup.acquire();
+    watch_ns_ = min_watch_ns;
+    return !sched.done();
+}
+
+// Parked until `deadline` or a wake. A wake (new work, work moved here, a
+// long queue, the end of the run) comes through the idle list as for any
+// parked worker; wake_one leaves a watcher alone for woken work.
+bool worker::watch_until(std::int64_t deadline) {
+    if (sched.watch(this)) {
+        const auto until = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline));
+        if (wakeup.try_acquire_until(until)) {
+            watch_ns_ = min_watch_ns;
+            return !sched.done();
+        }
+        if (sched.unregister_idle(this)) {   // the deadline passed: look once, then watch longer
+            watched_ = true;
+            watch_ns_ = std::min(2 * watch_ns_, max_watch_ns);
+            return !sched.done();
+        }
+    }
+    wakeup.acquire();   // a waker took us off the list: eat its signal
+    watch_ns_ = min_watch_ns;
     return !sched.done();
 }
 
@@ -430,11 +462,13 @@ void worker::loop() {
     stack_cache_.reserve(stack_cache_limit);
     for (;;) {
         run_node* c = find_work();
-        if (!c) c = spin_for_work();
+        if (!c && !watched_) c = spin_for_work();
         if (c) {
+            if (watched_) watched_ = false, watch_ns_ = min_watch_ns;
             run(c);
             continue;
         }
+        watched_ = false;
         if (!park()) break;
     }
     for (const pooled_stack_info& st : stack_cache_) sched.stacks.deallocate(st);
@@ -593,17 +627,44 @@ void scheduler::push_global(run_node* c) {
     wake_one_if_idle();
 }
 
-void scheduler::wake_one_if_idle() {
-    if (idle_count_.load(std::memory_order_seq_cst) == 0 || spinning.load(std::memory_order_seq_cst) != 0) return;
+// idle_count_ and watching_count_ change under idle_lock_ and are read
+// here without it: a skip may miss a worker parked for good as another
+// starts watching, never the case where no worker watches (the one that
+// would sight the work), and every watcher looks at its deadline.
+void scheduler::wake_one(bool woken_work) {
+    if (woken_work && watching_count_.load(std::memory_order_seq_cst) >= idle_count_.load(std::memory_order_seq_cst)) return;
     worker* w = nullptr;
     {
         std::scoped_lock l(idle_lock_);
-        if (idle_.empty()) return;
-        w = idle_.back();
-        idle_.pop_back();
+        auto it = idle_.end();
+        while (it != idle_.begin() && woken_work && (*std::prev(it))->watching) --it;
+        if (it == idle_.begin()) return;
+        w = *--it;
+        idle_.erase(it);
         idle_count_.fetch_sub(1, std::memory_order_seq_cst);
+        if (w->watching) w->watching = false, watching_count_.fetch_sub(1, std::memory_order_seq_cst);
     }
     w->wakeup.release();
+}
+
+std::int64_t scheduler::next_look_at(const worker* self) const noexcept {
+    if (global_.size() != 0) return 0;
+    std::int64_t at = no_look;
+    for (auto& w : workers_) {
+        if (w->local.size() == 0) continue;
+        const std::int64_t due = w->local.due_at();
+        if (w.get() == self || due == 0) return 0;   // its own (a coroutine moved here), or takeable now
+        at = std::min(at, due);
+    }
+    return at;
+}
+
+bool scheduler::watch(worker* w) {
+    std::scoped_lock l(idle_lock_);
+    if (std::find(idle_.begin(), idle_.end(), w) == idle_.end()) return false;
+    w->watching = true;
+    watching_count_.fetch_add(1, std::memory_order_seq_cst);
+    return true;
 }
 
 bool scheduler::may_spin() const noexcept {
@@ -632,6 +693,7 @@ bool scheduler::unregister_idle(worker* w) {
     if (it == idle_.end()) return false;
     idle_.erase(it);
     idle_count_.fetch_sub(1, std::memory_order_seq_cst);
+    if (w->watching) w->watching = false, watching_count_.fetch_sub(1, std::memory_order_seq_cst);
     return true;
 }
 

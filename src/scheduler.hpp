@@ -115,6 +115,12 @@ public:
     static constexpr std::int64_t backlog_ns = 1000000;
     static constexpr std::int64_t look_interval_ns = 20000;
     std::size_t size() const noexcept { return size_.load(std::memory_order_seq_cst); }
+    /// When the woken head a thief sighted at its last look falls due if
+    /// its owner does not keep up (steady clock, ns; 0: no sighting stands,
+    /// so a look may find work now). An idle worker that finds only such
+    /// work parks until then (worker::park). May be stale: the look it
+    /// leads to starts a new sighting.
+    std::int64_t due_at() const noexcept { return due_at_.load(std::memory_order_relaxed); }
 
 private:
     bool woken_work_due() noexcept;        // lock_ held, head_ woken (rules at long_queue)
@@ -133,6 +139,7 @@ private:
     std::uint64_t sighted_chan_locks_ = 0; // *owner_chan_locks_ then
     const std::uint64_t* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken (__atomic loads)
     std::atomic<std::int64_t> look_after_{0};   // thieves skip this queue until then (steady clock, ns; 0: look)
+    std::atomic<std::int64_t> due_at_{0};       // see due_at()
 };
 
 class worker {
@@ -185,6 +192,7 @@ public:
     const unsigned index;
     alignas(64) run_queue local;           // touched by thieves: its own cache lines
     std::counting_semaphore<> wakeup{0};   // released by whoever takes this worker off the idle list
+    bool watching = false;                 // under the scheduler's idle_lock_: parked until a deadline (park)
     std::atomic<const void*> thread_tag{nullptr};   // this_thread_tag() of its thread while loop() runs (null without lock bias)
 
 private:
@@ -193,7 +201,18 @@ private:
     run_node* pick_at_random();            // deterministic mode's find_work
     run_node* spin_for_work();
     bool park();                           // false: the runtime is shutting down
+    bool watch_until(std::int64_t deadline);   // park's timed wait; same result
     void run(run_node* n);
+
+    // Watching (park): an idle worker that finds only woken work not yet
+    // due parks until it falls due, and at least watch_ns_; each watch that
+    // ends with nothing due doubles watch_ns_, up to max_watch_ns, and any
+    // work found resets it. After a watch that timed out the worker looks
+    // once and parks again without spinning.
+    static constexpr std::int64_t min_watch_ns = run_queue::computing_grace_ns;
+    static constexpr std::int64_t max_watch_ns = run_queue::backlog_ns;
+    std::int64_t watch_ns_ = min_watch_ns;
+    bool watched_ = false;                 // the last park was a watch that timed out
 
     alignas(64) run_node* next_ = nullptr;    // owner only, from here on
     // The queue's head, popped for its turn by take_successor, which could
@@ -270,8 +289,30 @@ public:
     // --- for workers ---
     run_node* pop_global();
     void push_global(run_node* c);
-    void wake_one_if_idle();
+    /// Whether a worker is parked and none is spinning (a push should wake one).
+    bool someone_idle() const noexcept {
+        return idle_count_.load(std::memory_order_seq_cst) != 0 && spinning.load(std::memory_order_seq_cst) == 0;
+    }
+    void wake_one_if_idle() {
+        if (someone_idle()) wake_one(false);
+    }
+    /// Takes one parked worker off the idle list and wakes it. For woken
+    /// work (a coroutine that has run, pushed to a queue of at most
+    /// run_queue::long_queue) a watching worker is left alone: no thief
+    /// may take that work before the wait of its sighting, and the watcher
+    /// looks at its deadline; then only a worker parked for good is woken,
+    /// if there is one. Without this, every wake on a busy worker would be
+    /// a futex call to its parked neighbour.
+    void wake_one(bool woken_work);
     bool any_work() const noexcept;
+    /// When an idle worker should look at the queues again: 0 now (the
+    /// global queue, new work, a queue no thief has sighted), no_look when
+    /// all are empty, else the earliest run_queue::due_at().
+    /// `self`'s own queue counts as work now (a coroutine moved to it as it parked).
+    std::int64_t next_look_at(const worker* self) const noexcept;
+    static constexpr std::int64_t no_look = INT64_MAX;
+    /// An idle worker turns to watching; false when it was already woken.
+    bool watch(worker* w);
     /// Whether one more worker may spin: fewer than half the awake ones do.
     bool may_spin() const noexcept;
     bool register_idle(worker* w);         // returns false when shutting down
@@ -300,6 +341,7 @@ private:
     alignas(64) std::mutex idle_lock_;     // guards idle_
     std::vector<worker*> idle_;
     std::atomic<unsigned> idle_count_{0};
+    std::atomic<unsigned> watching_count_{0};   // idle workers watching (worker::watching); changed under idle_lock_
 
     alignas(64) spinlock reg_lock_;        // guards the registry (coroutines that have waited) and root_ changes
     coroutine* reg_head_ = nullptr;

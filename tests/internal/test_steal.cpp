@@ -40,6 +40,11 @@ std::int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// The thread running the caller now. Not inlined: pthread_self is a const
+// function, and a call the compiler kept from before a switch would name
+// the thread the coroutine ran on then.
+[[gnu::noipa]] std::thread::id thread_now() { return std::this_thread::get_id(); }
+
 void sleep_ns(std::int64_t ns) { std::this_thread::sleep_for(std::chrono::nanoseconds(ns)); }
 
 void drain(run_queue& q) {
@@ -192,4 +197,85 @@ TEST_CASE("a queue longer than long_queue moves at once, woken or not") {
         CHECK(q.pop() == records[taken]);   // the owner keeps the newer half
         drain(q);
     });
+}
+
+TEST_CASE("due_at: when the sighted work falls due, for an idle worker's watch; 0 once taken") {
+    with_woken(4, [](const std::vector<coroutine*>& records) {
+        in_a_timed_window(records, [&](run_queue& q, run_queue& into, std::uint64_t& owner_locks) {
+            CHECK(q.due_at() == 0);   // no sighting yet: a look may find work now
+            const std::int64_t t0 = now_ns();
+            CHECK(q.steal_into(into) == nullptr);   // the sighting
+            const std::int64_t t1 = now_ns();
+            // The earliest it can fall due: computing_grace_ns after the sighting.
+            CHECK(q.due_at() >= t0 + run_queue::computing_grace_ns);
+            CHECK(q.due_at() <= t1 + run_queue::computing_grace_ns);
+            sleep_ns(run_queue::look_interval_ns + 10000);
+            owner_locks += std::uint64_t(run_queue::backlog_ns);   // it passes messages
+            const run_node* early = q.steal_into(into);
+            if (now_ns() - t0 >= run_queue::backlog_ns) return false;
+            CHECK(early == nullptr);
+            // Passing messages: backlog_ns after the sighting.
+            CHECK(q.due_at() >= t0 + run_queue::backlog_ns);
+            CHECK(q.due_at() <= t1 + run_queue::backlog_ns);
+            sleep_ns(q.due_at() - now_ns() + 20000);
+            owner_locks += std::uint64_t(run_queue::backlog_ns);
+            CHECK(q.steal_into(into) == records[0]);
+            CHECK(q.due_at() == 0);
+            return true;
+        });
+    });
+}
+
+// The idle worker parks between its looks (it watches: worker::park), and
+// a worker whose coroutine computes still loses its woken coroutines to it.
+// With one of them stuck behind the computation the computation would never
+// end (checked: with watches that last 100 s this gives up after 10 s).
+TEST_CASE("a computing worker's woken coroutine is taken by the idle worker, which watches meanwhile") {
+    rill::options o;
+    o.threads = 2;
+    o.detect_deadlock = false;
+    std::atomic<bool> released{false};
+    std::atomic<std::thread::id> computer_thread{}, released_by{};
+    bool gave_up = false;
+    rill::run([&] {
+        rill::chan<int> gate;
+        std::vector<coroutine*> records(2, nullptr);
+        rill::wait_group all_there, finished;
+        all_there.add(2);
+        finished.add(3);
+        for (int i = 0; i < 2; ++i)
+            rill::go([&, i] {
+                records[std::size_t(i)] = rill::detail::current_coroutine();
+                all_there.done();
+                (void)gate.recv();
+                std::thread::id none{};
+                if (released_by.compare_exchange_strong(none, thread_now())) released.store(true);
+                finished.done();
+            });
+        rill::go([&] {
+            all_there.wait();
+            while (!records[0]->suspended.load() || !records[1]->suspended.load()) std::this_thread::yield();
+            computer_thread.store(thread_now());
+            // Wakes both: the second into this worker's `next`, the first
+            // behind it in the local queue, where a thief may take it.
+            gate.close();
+            // First 2 ms of channel operations: the idle worker's sighting
+            // sees a worker that passes messages, whose woken work is due
+            // only backlog_ns after it, longer than the idle worker spins;
+            // so it watches until then. Then this worker computes.
+            rill::chan<int> own(1);
+            const std::int64_t t0 = now_ns();
+            while (now_ns() - t0 < 2'000'000 && !released.load()) (void)own.try_recv();
+            while (!released.load())   // no channel operation, no yield
+                if (now_ns() - t0 > 10'000'000'000) {
+                    gave_up = true;
+                    break;
+                }
+            finished.done();
+        });
+        finished.wait();
+    }, o);
+    CHECK_FALSE(gave_up);
+    CHECK(released.load());
+    CHECK(released_by.load() != computer_thread.load());   // taken by the other worker
 }
