@@ -225,21 +225,24 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     if constexpr (sizeof...(C) == 0) {
         block_forever("select with no cases");
     } else {
+        bool received = false;
+        std::size_t i = sizeof...(C);
         if constexpr (sizeof...(C) <= 32) {
-            bool received = false;
             // Without a default the select may block (and change threads):
             // its first look may move to a channel lock's owner like a send.
             constexpr bool may_move = (0 + ... + int(is_default_case<std::remove_cvref_t<C>>)) == 0;
-            std::size_t i = first_look(biased, may_move, received, std::index_sequence<I...>{}, cases...);
-            if (i < sizeof...(C)) {
-                (void)((i == I ? (cases.fire(received), true) : false) || ...);
-                return i;
-            }
+            i = first_look(biased, may_move, received, std::index_sequence<I...>{}, cases...);
         }
-        select_case described[] = {cases.describe()...};
-        select_outcome out = select_cases(described, sizeof...(C), biased);
-        (void)((out.index == I ? (cases.fire(out.received), true) : false) || ...);
-        return out.index;
+        if (i == sizeof...(C)) {
+            select_case described[] = {cases.describe()...};
+            const select_outcome out = select_cases(described, sizeof...(C), biased);
+            i = out.index, received = out.received;
+        }
+        // One call of each handler, whichever path chose it: each is then
+        // called from one place, and small ones are inlined here (two call
+        // sites each kept the benchmark's handler out of line).
+        (void)((i == I ? (cases.fire(received), true) : false) || ...);
+        return i;
     }
 }
 
