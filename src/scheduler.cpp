@@ -197,11 +197,25 @@ worker::worker(scheduler& s, unsigned i)
 
 std::uint64_t worker::next_random() noexcept { return xorshift(rng_); }
 
+namespace {
+// Constant-initialized (no guard to test at each use); seeded at first use
+// from its own address, different on every thread. Never 0 once seeded.
+constinit thread_local std::uint64_t tls_random [[gnu::tls_model("initial-exec")]] = 0;
+}  // namespace
+
+// Not inlined, so a caller that switches coroutines keeps no address of
+// this thread's variables across the switch; nothing in here switches, so
+// it reads them directly (one call per draw: select's pick among ready
+// cases draws once per select).
 __attribute__((noinline)) std::uint64_t random_u64() noexcept {
-    worker* w = current_worker();
-    if (w && w->sched.seed) return w->next_random();
-    [[gnu::tls_model("initial-exec")]] thread_local std::uint64_t s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&s);
-    return xorshift(s);
+    if (worker* w = tls_worker; w && w->sched.seed) [[unlikely]]
+        return w->next_random();
+    std::uint64_t s = tls_random;
+    if (s == 0) [[unlikely]]
+        s = 0x2545F4914F6CDD1Dull ^ reinterpret_cast<std::uintptr_t>(&tls_random);
+    s = xorshift(s);
+    tls_random = s;
+    return s;
 }
 
 void worker::push_next(coroutine* c) {

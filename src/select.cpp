@@ -30,6 +30,7 @@
 #include <rill/select.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -37,18 +38,33 @@ namespace rill::detail {
 
 namespace {
 
-/// An array on the stack for the usual few cases, on the heap beyond.
+/// An array on the stack for the usual few cases, on the heap beyond. Only
+/// the n elements in use are constructed (value-initialized): a select that
+/// parks over 4 channels used to clear 16 wait_nodes, 1 KiB, each time.
 template <class T, std::size_t Inline = 16>
 class small_array {
 public:
-    explicit small_array(std::size_t n) : data_(n <= Inline ? inline_ : (heap_ = std::make_unique<T[]>(n)).get()) {}
+    explicit small_array(std::size_t n) : n_(n) {
+        if (n > Inline) {
+            heap_ = std::make_unique<T[]>(n);
+            data_ = heap_.get();
+        } else {
+            data_ = std::uninitialized_value_construct_n(reinterpret_cast<T*>(inline_), n) - n;
+        }
+    }
+    ~small_array() {
+        if (!heap_) std::destroy_n(data_, n_);
+    }
+    small_array(const small_array&) = delete;
+    small_array& operator=(const small_array&) = delete;
     T& operator[](std::size_t i) noexcept { return data_[i]; }
     T* data() noexcept { return data_; }
 
 private:
-    T inline_[Inline];
+    alignas(T) std::byte inline_[sizeof(T) * Inline];
     std::unique_ptr<T[]> heap_;
     T* data_;
+    std::size_t n_;
 };
 
 struct locked_set {
