@@ -137,6 +137,15 @@ bool run_queue::woken_work_due() noexcept {
     return false;
 }
 
+void run_queue::report_first_run(bool finished) noexcept {
+    const std::uint32_t n = parked_streak_.load(std::memory_order_relaxed);
+    if (finished) {
+        if (n != 0) parked_streak_.store(0, std::memory_order_relaxed);
+    } else if (n < patient_after) {
+        parked_streak_.store(n + 1, std::memory_order_relaxed);   // racing thieves may lose a count: a hint
+    }
+}
+
 // Out of line: the thieves' path, kept out of find_work, which every
 // worker runs between coroutines.
 [[gnu::noinline]] run_node* run_queue::steal_into(run_queue& into) noexcept {
@@ -150,7 +159,9 @@ bool run_queue::woken_work_due() noexcept {
         lock_.unlock();
         return nullptr;
     }
-    if (has_run(head_) && count_ <= long_queue) {
+    const bool woken = has_run(head_);
+    const bool patiently = !woken && patient();
+    if ((woken && count_ <= long_queue) || patiently) {
         if (!woken_work_due()) {
             lock_.unlock();
             return nullptr;
@@ -158,15 +169,15 @@ bool run_queue::woken_work_due() noexcept {
         look_after_.store(0, std::memory_order_relaxed);
         due_at_.store(0, std::memory_order_relaxed);
         sighted_at_ = 0;   // the next steal needs a sighting of its own
-    } else if (count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
+    } else if (!woken && count_ == 1 && head_ != lone_seen_) {   // not started, alone: left for one more look
         lone_seen_ = head_;
         lock_.unlock();
         return nullptr;
     }
-    // Half, at most max_steal (count_ >= 1 here): the walk to the cut is
-    // under the lock, over records the owner wrote (cache misses each), and
-    // the owner's pushes wait meanwhile.
-    const std::size_t take = std::min(count_ - count_ / 2, max_steal);
+    // Half, at most max_steal (count_ >= 1 here), or one when patient: the
+    // walk to the cut is under the lock, over records the owner wrote
+    // (cache misses each), and the owner's pushes wait meanwhile.
+    const std::size_t take = patiently ? 1 : std::min(count_ - count_ / 2, max_steal);
     run_node* first = head_;
     run_node* last = first;
     for (std::size_t i = 1; i < take; ++i) last = last->run_next;
@@ -230,7 +241,7 @@ void worker::push_next_unless_taken(coroutine* c) {
 
 void worker::push_local(run_node* c) {
     local.push(c);
-    if (sched.someone_idle()) sched.wake_one(has_run(c) && local.size() <= run_queue::long_queue);
+    if (sched.someone_idle()) sched.wake_one(has_run(c) ? local.size() <= run_queue::long_queue : local.patient());
 }
 
 // Who wakes whom: the push stores the queue's size seq_cst before this
@@ -294,7 +305,10 @@ run_node* worker::find_work() {
         for (unsigned k = 0; k < n; ++k) {
             worker& victim = sched.worker_at((start + k) % n);
             if (&victim == this) continue;
-            if (run_node* c = victim.local.steal_into(local)) return c;
+            if (run_node* c = victim.local.steal_into(local)) {
+                if (!has_run(c)) report_to_ = &victim.local, report_left_ = 1 + local.size();   // the batch came with it
+                return c;
+            }
         }
     }
     return nullptr;
@@ -361,6 +375,8 @@ bool worker::watch_until(std::int64_t deadline) {
 }
 
 void worker::run(run_node* n) {
+    run_queue* report = nullptr;   // new work taken from there: report how its first run ends
+    if (report_left_ != 0 && !has_run(n)) report = report_to_, --report_left_;
     coroutine* c;
     if (n->is_coroutine) c = static_cast<coroutine*>(n);
     else if (!(c = sched.start_task(static_cast<task*>(n)))) return;
@@ -384,6 +400,7 @@ void worker::run(run_node* n) {
         return;
     }
     set_current_coroutine(nullptr);
+    if (report) report->report_first_run(last == c && last->finished());   // c switched away unfinished otherwise
     if (last->finished()) {
         last->release_stack(*this);
         sched.retire(last);
@@ -645,13 +662,13 @@ void scheduler::push_global(run_node* c) {
 // here without it: a skip may miss a worker parked for good as another
 // starts watching, never the case where no worker watches (the one that
 // would sight the work), and every watcher looks at its deadline.
-void scheduler::wake_one(bool woken_work) {
-    if (woken_work && watching_count_.load(std::memory_order_seq_cst) >= idle_count_.load(std::memory_order_seq_cst)) return;
+void scheduler::wake_one(bool deferrable) {
+    if (deferrable && watching_count_.load(std::memory_order_seq_cst) >= idle_count_.load(std::memory_order_seq_cst)) return;
     worker* w = nullptr;
     {
         std::scoped_lock l(idle_lock_);
         auto it = idle_.end();
-        while (it != idle_.begin() && woken_work && (*std::prev(it))->watching) --it;
+        while (it != idle_.begin() && deferrable && (*std::prev(it))->watching) --it;
         if (it == idle_.begin()) return;
         w = *--it;
         idle_.erase(it);

@@ -121,6 +121,19 @@ public:
     /// work parks until then (worker::park). May be stale: the look it
     /// leads to starts a new sighting.
     std::int64_t due_at() const noexcept { return due_at_.load(std::memory_order_relaxed); }
+    /// A thief reports how a new coroutine it took from this queue ended
+    /// its first run: finished, or parked (blocked) before finishing.
+    void report_first_run(bool finished) noexcept;
+    /// Whether this queue's new work is taken patiently: the last
+    /// patient_after new coroutines thieves took from it all parked at
+    /// their first run (chain's links, each waiting for its left
+    /// neighbour's value). Taking such work early buys no parallelism: each
+    /// one parks holding a stack, cold by the time its value arrives
+    /// (chain at threads=2 took 5.3-7.2 us a link this way, 2.1 without).
+    /// A patient thief takes it as woken work, once due (woken_work_due),
+    /// one at a time; one that finishes ends the patience.
+    bool patient() const noexcept { return parked_streak_.load(std::memory_order_relaxed) >= patient_after; }
+    static constexpr std::uint32_t patient_after = 16;
 
 private:
     bool woken_work_due() noexcept;        // lock_ held, head_ woken (rules at long_queue)
@@ -140,6 +153,7 @@ private:
     const std::uint64_t* owner_chan_locks_ = nullptr;   // the owner thread's chan_locks_taken (__atomic loads)
     std::atomic<std::int64_t> look_after_{0};   // thieves skip this queue until then (steady clock, ns; 0: look)
     std::atomic<std::int64_t> due_at_{0};       // see due_at()
+    std::atomic<std::uint32_t> parked_streak_{0};   // see patient(); written by thieves
 };
 
 class worker {
@@ -213,6 +227,11 @@ private:
     static constexpr std::int64_t max_watch_ns = run_queue::backlog_ns;
     std::int64_t watch_ns_ = min_watch_ns;
     bool watched_ = false;                 // the last park was a watch that timed out
+    // The queue this worker last took new work from, and how many of the
+    // new coroutines taken then have not had their first run here yet
+    // (each reports to that queue: run_queue::report_first_run).
+    run_queue* report_to_ = nullptr;
+    std::size_t report_left_ = 0;
 
     alignas(64) run_node* next_ = nullptr;    // owner only, from here on
     // The queue's head, popped for its turn by take_successor, which could
@@ -296,14 +315,14 @@ public:
     void wake_one_if_idle() {
         if (someone_idle()) wake_one(false);
     }
-    /// Takes one parked worker off the idle list and wakes it. For woken
-    /// work (a coroutine that has run, pushed to a queue of at most
-    /// run_queue::long_queue) a watching worker is left alone: no thief
-    /// may take that work before the wait of its sighting, and the watcher
-    /// looks at its deadline; then only a worker parked for good is woken,
-    /// if there is one. Without this, every wake on a busy worker would be
-    /// a futex call to its parked neighbour.
-    void wake_one(bool woken_work);
+    /// Takes one parked worker off the idle list and wakes it. For work no
+    /// thief may take before the wait of its sighting (deferrable: a woken
+    /// coroutine pushed to a queue of at most run_queue::long_queue, or new
+    /// work pushed to a patient queue) a watching worker is left alone, as
+    /// it looks at its deadline; then only a worker parked for good is
+    /// woken, if there is one. Without this, every wake on a busy worker
+    /// would be a futex call to its parked neighbour.
+    void wake_one(bool deferrable);
     bool any_work() const noexcept;
     /// When an idle worker should look at the queues again: 0 now (the
     /// global queue, new work, a queue no thief has sighted), no_look when

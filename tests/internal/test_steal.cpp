@@ -2,7 +2,9 @@
 // worker's queue (run_queue::steal_into; the rules are in scheduler.hpp at
 // run_queue::long_queue).
 //
-// New work moves at once. Woken coroutines move once the queue shows that
+// New work moves at once, unless thieves found that the queue's new
+// coroutines park at their first run (then one at a time, once due, like
+// woken work). Woken coroutines move once the queue shows that
 // its owner is behind: computing_grace_ns after a thief first saw them when the
 // owner computes meanwhile, backlog_ns when it passes messages (takes more
 // than one channel lock per message_ns), at once in a queue longer than
@@ -278,4 +280,39 @@ TEST_CASE("a computing worker's woken coroutine is taken by the idle worker, whi
     CHECK_FALSE(gave_up);
     CHECK(released.load());
     CHECK(released_by.load() != computer_thread.load());   // taken by the other worker
+}
+
+TEST_CASE("new work whose coroutines park at their first run is taken patiently: one at a time, once due") {
+    new_task tasks[8];
+    std::uint64_t owner_locks = 0;   // the owner computes (it spawns)
+    bool window_held = false;
+    for (int attempt = 0; attempt < 20 && !window_held; ++attempt) {
+        run_queue q, into;
+        q.set_owner_chan_locks(&owner_locks);
+        for (new_task& t : tasks) q.push(&t);
+        for (std::uint32_t i = 0; i + 1 < run_queue::patient_after; ++i) q.report_first_run(false);
+        CHECK_FALSE(q.patient());
+        q.report_first_run(false);
+        REQUIRE(q.patient());
+        const std::int64_t t0 = now_ns();
+        const run_node* first = q.steal_into(into);   // the sighting
+        const bool in_window = now_ns() - t0 < run_queue::computing_grace_ns;
+        if (in_window) {
+            window_held = true;
+            CHECK(first == nullptr);
+            CHECK(q.due_at() != 0);   // an idle worker watches until then
+            sleep_ns(run_queue::computing_grace_ns + 20000);
+            CHECK(q.steal_into(into) == &tasks[0]);   // one, not half
+            CHECK(into.size() == 0);
+            CHECK(q.size() == 7);
+            // One that finishes ends the patience: half the queue at once.
+            q.report_first_run(true);
+            CHECK_FALSE(q.patient());
+            CHECK(q.steal_into(into) == &tasks[1]);
+            CHECK(into.size() == 3);
+        }
+        drain(q);
+        drain(into);
+    }
+    CHECK(window_held);
 }
