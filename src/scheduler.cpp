@@ -355,7 +355,7 @@ bool worker::park() {
 
 // Parked until `deadline` or a wake. A wake (new work, work moved here, a
 // long queue, the end of the run) comes through the idle list as for any
-// parked worker; wake_one leaves a watcher alone for woken work.
+// parked worker; wake_one leaves a watcher alone for deferrable work.
 bool worker::watch_until(std::int64_t deadline) {
     if (sched.watch(this)) {
         const auto until = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(deadline));
@@ -899,9 +899,10 @@ void scheduler::shutdown() noexcept {
     {
         std::scoped_lock l(idle_lock_);
         done_.store(true, std::memory_order_release);
-        for (worker* w : idle_) w->wakeup.release();
+        for (worker* w : idle_) w->watching = false, w->wakeup.release();
         idle_.clear();
         idle_count_.store(0, std::memory_order_seq_cst);
+        watching_count_.store(0, std::memory_order_seq_cst);
     }
     for (auto& t : threads_) t.join();
     threads_.clear();
