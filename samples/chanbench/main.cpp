@@ -255,6 +255,7 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
         std::atomic<std::uint64_t> bytes_read{0}, words_seen{0};
         bench::Pool<bench::Chunk> chunk_pool;   // each chunk goes back once counted
         bench::Pool<bench::Part> part_pool;     // each part goes back once merged
+        bench::Pool<bench::ChunkCounts> table_pool;   // a mapper's counting table, for one chunk
         rill::chan<bench::Chunk*> chunks(16);
         std::vector<rill::chan<bench::Part*>> red;
         for (int d = 0; d < D; d++) red.emplace_back(16);
@@ -272,12 +273,13 @@ double wordcount(const std::string& path, std::uint64_t limit, int R, int M, int
             });
         for (int m = 0; m < M; m++)
             rill::go([&] {
-                bench::ChunkCounts local;
                 std::vector<bench::Part*> parts(D);
                 std::uint64_t words = 0;
                 for (bench::Chunk* c : chunks) {
-                    words += count_words(c->data(), c->size(), local);
-                    bench::wc_partition(local, part_pool, parts);   // copies the words out of the chunk
+                    bench::ChunkCounts* local = table_pool.take();
+                    words += count_words(c->data(), c->size(), *local);
+                    bench::wc_partition(*local, part_pool, parts);   // copies the words out of the chunk
+                    table_pool.give(local);
                     chunk_pool.give(c);
                     for (int d = 0; d < D; d++)
                         if (parts[d]) red[d].send(parts[d]);
