@@ -135,16 +135,26 @@ std::vector<std::uint64_t> split_regions(int fd, std::uint64_t size, std::size_t
 /// A reader: streams [begin, end) in chunks of about chunk_size bytes, each
 /// cut just after a separator so that no word spans two chunks (a word longer
 /// than a chunk makes its chunk longer). `progress` counts the bytes read.
+/// Each chunk is read into a buffer the mappers gave back through `spares`
+/// when there is one (a fresh buffer's pages are new to the process: page
+/// faults, and a cold cache), else into a new one.
 ///
 /// pread() blocks the worker thread that runs this coroutine, not only the
 /// coroutine; with the page cache warm that is a memcpy, and the mappers run
 /// on the other workers meanwhile. (Asynchronous file I/O is not in rill yet.)
 void read_region(int fd, std::uint64_t begin, std::uint64_t end, std::size_t chunk_size,
-                 const rill::send_chan<chunk>& out, std::atomic<std::uint64_t>& progress) {
+                 const rill::send_chan<chunk>& out, const rill::recv_chan<chunk>& spares, std::atomic<std::uint64_t>& progress) {
     chunk carry;  // the tail of the last read: the start of a word cut by the chunk boundary
     for (std::uint64_t at = begin; at < end;) {
         chunk buf = std::move(carry);
         carry = chunk();
+        if (buf.size() <= chunk_size / 8) {   // the usual carry, a word's start: goes into a reused buffer
+            chunk reused;
+            if (auto spare = spares.try_recv()) reused = std::move(*spare);
+            else reused.reserve(chunk_size + chunk_size / 8);   // room for a carried word: reused as it is
+            reused.assign(buf);
+            buf = std::move(reused);
+        }   // else a word longer than a chunk so far: its buffer grows on
         const std::size_t start = buf.size();
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, end - at));
         buf.resize(start + want);
@@ -166,9 +176,21 @@ void read_region(int fd, std::uint64_t begin, std::uint64_t end, std::size_t chu
     }
 }
 
+/// Buffers handed back for reuse, so that the pipeline's memory stays the
+/// same pages, mapped and in cache: emptied chunks (mappers to readers) and
+/// emptied partials (reducers to mappers). A full channel drops what is
+/// given; an empty one has the taker allocate (Effective Go's "leaky
+/// buffer").
+struct spare_buffers {
+    rill::chan<chunk> chunks;
+    rill::chan<partial> partials;
+};
+
 /// A mapper: counts each chunk in a local table, then sends each reducer
-/// the counts of the words it owns. Returns the words it saw.
-std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<rill::chan<partial>>& reducers) {
+/// the counts of the words it owns, and gives the chunk's buffer back to the
+/// readers. Returns the words it saw.
+std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const spare_buffers& spares,
+                         const std::vector<rill::chan<partial>>& reducers) {
     std::uint64_t words = 0;
     chunk_counts counts;
     std::vector<partial> parts(reducers.size());
@@ -177,10 +199,15 @@ std::uint64_t map_chunks(const rill::recv_chan<chunk>& in, const std::vector<ril
         counts.for_each([&](const chunk_counts::entry& e) {   // hash = low 32 bits of word_hash: its reducer
             parts[e.hash % reducers.size()].emplace_back(std::string(e.text()), e.count, std::uint32_t(e.hash));
         });
+        text.clear();   // the words are copied out: the buffer can go back
+        spares.chunks.try_send(text);
         for (std::size_t r = 0; r < reducers.size(); ++r) {
             if (parts[r].empty()) continue;
+            const std::size_t sent = parts[r].size();
             reducers[r].send(std::move(parts[r]));
             parts[r] = partial();
+            if (auto spare = spares.partials.try_recv()) parts[r] = std::move(*spare);
+            parts[r].reserve(sent + sent / 4);   // the next chunk's share is about the same: grown once, not by doubling
         }
     }
     return words;
@@ -193,8 +220,9 @@ struct partition_result {
 };
 
 /// A reducer: merges the partial counts of the words it owns until its
-/// channel is closed, then ranks them.
-partition_result reduce_partials(const rill::recv_chan<partial>& in, std::size_t k) {
+/// channel is closed, then ranks them. Each emptied partial goes back to
+/// the mappers through `spares`.
+partition_result reduce_partials(const rill::recv_chan<partial>& in, const rill::send_chan<partial>& spares, std::size_t k) {
     word_totals counts;
     partition_result out;
     for (partial& p : in) {
@@ -202,6 +230,8 @@ partition_result reduce_partials(const rill::recv_chan<partial>& in, std::size_t
             counts.add(std::move(c.word), c.hash, c.count);  // moves the word only when it is new
             out.words += c.count;
         }
+        p.clear();   // its capacity goes back to the mappers
+        spares.try_send(p);
     }
     out.distinct = counts.size();
     out.top = top_k(counts, k);
@@ -251,6 +281,10 @@ result count_file(int fd, std::uint64_t size, const config& cfg) {
     return rill::run(
         [&] {
             rill::chan<chunk> chunks(cfg.mappers);  // a little read-ahead, bounded memory
+            // Emptied buffers, back to the stage that fills them: as many as
+            // can be in flight at once.
+            const spare_buffers spares{rill::chan<chunk>(2 * cfg.mappers + cfg.readers),
+                                       rill::chan<partial>(cfg.reducers * (2 * cfg.mappers + 1))};
             std::vector<rill::chan<partial>> shuffle;
             for (std::size_t r = 0; r < cfg.reducers; ++r) shuffle.emplace_back(cfg.mappers);
 
@@ -261,11 +295,11 @@ result count_file(int fd, std::uint64_t size, const config& cfg) {
             rill::chan<int> finished;  // closed once the readers are done: the progress bar goes
             if (progress_bar) showing.go([&, finished] { show_progress(bytes, size, finished); });
             for (std::size_t r = 0; r < cfg.readers; ++r)
-                reading.go([&, r, chunks] { read_region(fd, starts[r], starts[r + 1], cfg.chunk, chunks, bytes); });
+                reading.go([&, r, chunks] { read_region(fd, starts[r], starts[r + 1], cfg.chunk, chunks, spares.chunks, bytes); });
             for (std::size_t m = 0; m < cfg.mappers; ++m)
-                mapping.go([&, chunks, shuffle] { mapped += map_chunks(chunks, shuffle); });
+                mapping.go([&, chunks, shuffle] { mapped += map_chunks(chunks, spares, shuffle); });
             for (std::size_t r = 0; r < cfg.reducers; ++r)
-                reducing.go([&, r, in = shuffle[r]] { parts[r] = reduce_partials(in, cfg.top); });
+                reducing.go([&, r, in = shuffle[r]] { parts[r] = reduce_partials(in, spares.partials, cfg.top); });
 
             // Each stage ends when the one before it has: its input channel is
             // closed once every sender is done. An error in a stage is
