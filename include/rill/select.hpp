@@ -17,6 +17,7 @@
 
 #include <rill/chan.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -79,20 +80,28 @@ auto case_chan_of(H&& h) {
 template <class T, class F, class Ch>
 class recv_case {
 public:
+    using value_type = T;
     recv_case(Ch ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
-    select_case describe() { return {ch_.get(), slot_.raw(), false, false}; }
+    /// `into`: the select's storage for the one value it receives.
+    select_case describe(void* into) { return {ch_.get(), into, false, false}; }
     chan_core* chan() const noexcept { return ch_.get(); }
-    /// Receives now if a value (or the close) is there; false: nothing yet.
-    bool try_now(bool& received, bool may_move) {
-        try_recv_status st = ch_.get()->template try_recv_value<T>(slot_.raw(), may_move);
+    /// Receives into `into` now if a value (or the close) is there; false: nothing yet.
+    bool try_now(void* into, bool& received, bool may_move) {
+        try_recv_status st = ch_.get()->template try_recv_value<T>(into, may_move);
         received = st == try_recv_status::value;
         return st != try_recv_status::empty;
     }
-    void fire(bool received) {
+    /// Runs the handler; `received`: a T was moved into `from`, which this
+    /// moves out of and destroys (even when that move throws).
+    void fire(bool received, void* from) {
         std::optional<T> v;
         if (received) {
-            slot_.mark_full();
-            v.emplace(slot_.take());
+            T* p = std::launder(static_cast<T*>(from));
+            struct destroy_after {
+                T* p;
+                ~destroy_after() { p->~T(); }
+            } guard{p};
+            v.emplace(std::move(*p));
         }
         if constexpr (std::is_invocable_v<F&, std::optional<T>>) fn_(std::move(v));
         else fn_();
@@ -101,7 +110,6 @@ public:
 private:
     Ch ch_;
     F fn_;
-    value_slot<T> slot_;
 };
 
 /// Holds the value to send: a pointer to the caller's lvalue of type T
@@ -111,15 +119,15 @@ class send_case {
 public:
     template <class U>
     send_case(Ch ch, U&& v, F fn) : ch_(std::move(ch)), value_(init(std::forward<U>(v))), fn_(std::move(fn)) {}
-    select_case describe() { return {ch_.get(), addr(), true, false}; }
+    select_case describe(void*) { return {ch_.get(), addr(), true, false}; }
     chan_core* chan() const noexcept { return ch_.get(); }
     /// Sends now if there is room or a receiver waiting; false: not now.
     /// Throws channel_closed on a closed channel, as select does.
-    bool try_now(bool& received, bool may_move) {
+    bool try_now(void*, bool& received, bool may_move) {
         received = false;
         return ch_.get()->try_send_value(static_cast<T*>(addr()), "select: send case on closed channel", may_move);
     }
-    void fire(bool) { fn_(); }
+    void fire(bool, void*) { fn_(); }
 
 private:
     template <class U>
@@ -140,8 +148,8 @@ template <class F>
 class default_case {
 public:
     explicit default_case(F fn) : fn_(std::move(fn)) {}
-    select_case describe() { return {nullptr, nullptr, false, true}; }
-    void fire(bool) { fn_(); }
+    select_case describe(void*) { return {nullptr, nullptr, false, true}; }
+    void fire(bool, void*) { fn_(); }
 
 private:
     F fn_;
@@ -178,6 +186,26 @@ inline constexpr bool is_send_case<send_case<T, V, F, Ch>> = true;
 template <class C>
 inline constexpr bool is_channel_case = is_recv_case<C> || is_send_case<C>;
 
+/// Size and alignment of the storage that holds a select's received value:
+/// enough for the largest value type among its receive cases, and never
+/// under 16 bytes: the core copies small trivial values with a chain of
+/// fixed-size copies (1, 4, 8, 16 bytes) chosen by the channel's element
+/// size at run time, which GCC's overflow warning cannot tie to T.
+template <class C>
+constexpr std::size_t received_size_of() {
+    if constexpr (is_recv_case<C>) return sizeof(typename C::value_type);
+    else return 1;
+}
+template <class C>
+constexpr std::size_t received_align_of() {
+    if constexpr (is_recv_case<C>) return alignof(typename C::value_type);
+    else return 1;
+}
+template <class... C>
+inline constexpr std::size_t received_size = std::max({std::size_t(16), received_size_of<std::remove_cvref_t<C>>()...});
+template <class... C>
+inline constexpr std::size_t received_align = std::max({std::size_t(1), received_align_of<std::remove_cvref_t<C>>()...});
+
 std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's random source
 
 /// select's first look: the channels' lock-free hints name the cases that
@@ -189,7 +217,7 @@ std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's rando
 /// sizeof...(C) when there is none to take here (nothing looks ready, or
 /// the hint was stale): select_cases then does the whole job.
 template <class... C, std::size_t... I>
-std::size_t first_look(bool biased, bool may_move, bool& received, std::index_sequence<I...>, C&... cases) {
+std::size_t first_look(bool biased, bool may_move, void* into, bool& received, std::index_sequence<I...>, C&... cases) {
     std::uint32_t ready = 0;
     std::uint32_t nready = 0;
     auto look = [&](std::size_t i, auto& c) {
@@ -212,7 +240,7 @@ std::size_t first_look(bool biased, bool may_move, bool& received, std::index_se
     bool done = false;
     auto take = [&](std::size_t i, auto& c) {
         if constexpr (is_channel_case<std::remove_cvref_t<decltype(c)>>) {
-            if (i == chosen) done = c.try_now(received, may_move);
+            if (i == chosen) done = c.try_now(into, received, may_move);
         }
     };
     (take(I, cases), ...);
@@ -225,23 +253,30 @@ std::size_t run_select(bool biased, std::index_sequence<I...>, C&... cases) {
     if constexpr (sizeof...(C) == 0) {
         block_forever("select with no cases");
     } else {
+        // The one value a select receives lands here, whichever case takes
+        // it (exactly one case completes), not in the cases: so no case's
+        // address escapes to select_cases or to the channel's out-of-line
+        // paths, and the compiler keeps the cases (a channel pointer and
+        // the handler's captures each) in registers instead of building
+        // them on the stack at every select.
+        alignas(received_align<C...>) unsigned char into[received_size<C...>];
         bool received = false;
         std::size_t i = sizeof...(C);
         if constexpr (sizeof...(C) <= 32) {
             // Without a default the select may block (and change threads):
             // its first look may move to a channel lock's owner like a send.
             constexpr bool may_move = (0 + ... + int(is_default_case<std::remove_cvref_t<C>>)) == 0;
-            i = first_look(biased, may_move, received, std::index_sequence<I...>{}, cases...);
+            i = first_look(biased, may_move, into, received, std::index_sequence<I...>{}, cases...);
         }
         if (i == sizeof...(C)) {
-            select_case described[] = {cases.describe()...};
+            select_case described[] = {cases.describe(into)...};
             const select_outcome out = select_cases(described, sizeof...(C), biased);
             i = out.index, received = out.received;
         }
         // One call of each handler, whichever path chose it: each is then
         // called from one place, and small ones are inlined here (two call
         // sites each kept the benchmark's handler out of line).
-        (void)((i == I ? (cases.fire(received), true) : false) || ...);
+        (void)((i == I ? (cases.fire(received, into), true) : false) || ...);
         return i;
     }
 }
