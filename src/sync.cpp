@@ -20,6 +20,14 @@ namespace rill {
 
 namespace {
 struct token {};
+/// Where a received token lands. 16 bytes, not sizeof(token): the core
+/// copies small trivial values with fixed-size copies (1, 4, 8, 16 bytes)
+/// chosen by the element size at run time, and GCC's -Wstringop-overflow,
+/// which cannot tie that size to token, warned at the LTO link that a
+/// 16-byte copy could overrun a 1-byte token.
+struct alignas(16) token_landing {
+    unsigned char bytes[16];
+};
 std::shared_ptr<detail::chan_core> make_gate(const std::string& name) {
     auto gate = std::make_shared<detail::chan_core>(0, &detail::elem_ops_of<token>, "wait_group", "send", "wait");
     gate->set_name(name);
@@ -49,7 +57,7 @@ void wait_group::wait() {
         if (count_ == 0) return;
         gate = gate_;
     }
-    token t;
+    token_landing t;
     gate->recv(&t);   // returns (false) when add() closes the gate
 }
 
@@ -68,7 +76,7 @@ bool mutex::try_lock() {
 }
 
 void mutex::unlock() {
-    token t;
+    token_landing t;
     if (token_->try_recv(&t) != detail::try_recv_status::value) throw std::logic_error("rill::mutex: unlock of an unlocked mutex");
 }
 
