@@ -653,8 +653,14 @@ TEST_CASE("one select receives strings, move-only and counted values of differen
         std::vector<int> got_boxes;
         int got_triples = 0;
         auto one_select = [&] {
-            return rill::select(rill::on_recv(strings, [&](std::optional<std::string> s) { got_strings.push_back(*s); }),
-                                rill::on_recv(boxes, [&](std::optional<std::unique_ptr<int>> b) { got_boxes.push_back(**b); }),
+            return rill::select(rill::on_recv(strings, [&](std::optional<std::string> s) {
+                                    CHECK(s.has_value());
+                                    if (s) got_strings.push_back(*s);
+                                }),
+                                rill::on_recv(boxes, [&](std::optional<std::unique_ptr<int>> b) {
+                                    CHECK((b && *b));
+                                    if (b && *b) got_boxes.push_back(**b);
+                                }),
                                 rill::on_recv(triples, [&](std::optional<std::array<counted, 3>> t) {
                                     CHECK(t.has_value());
                                     ++got_triples;
