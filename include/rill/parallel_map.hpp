@@ -179,8 +179,8 @@ auto parallel_map(R&& range, F fn, std::size_t workers) {
         const auto end = std::ranges::end(range);
         std::optional<job> next;
         auto advance = [&] {
-            next.reset();
-            if (!first_error && it != end) next.emplace(job{slots.size(), payload::make(it)});
+            if (!first_error && it != end) next.emplace(job{slots.size(), payload::make(it)});   // destroys the job sent
+            else next.reset();
         };
         auto collect = [&](std::optional<outcome> o) {
             if (!o) throw std::logic_error("rill::parallel_map: the outcomes channel was closed");  // never happens

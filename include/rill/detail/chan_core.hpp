@@ -138,12 +138,16 @@ public:
     /// only costs select its fast path; its locked poll decides.
     bool maybe_ready(bool is_send) const noexcept {
         // The usual answer first, from the count (on the lock's cache line);
-        // the closed flag sits on the next line.
-        if (capacity_ != 0) {
-            std::size_t n = count_.load(std::memory_order_relaxed);
-            if (is_send ? n < capacity_ : n > 0) return true;
-        } else if ((is_send ? recvq_ : sendq_).occupied.load(std::memory_order_relaxed)) {
-            return true;
+        // the closed flag sits on the next line. A receive looks at the
+        // count before the capacity: values in the ring mean ready, and an
+        // unbuffered channel's count is always 0.
+        if (is_send) {
+            if (capacity_ != 0 ? count_.load(std::memory_order_relaxed) < capacity_
+                               : recvq_.occupied.load(std::memory_order_relaxed))
+                return true;
+        } else {
+            if (count_.load(std::memory_order_relaxed) != 0) return true;
+            if (capacity_ == 0 && sendq_.occupied.load(std::memory_order_relaxed)) return true;
         }
         return closed_flag_.load(std::memory_order_relaxed);
     }
