@@ -80,7 +80,6 @@ auto case_chan_of(H&& h) {
 template <class T, class F, class Ch>
 class recv_case {
 public:
-    using value_type = T;
     recv_case(Ch ch, F fn) : ch_(std::move(ch)), fn_(std::move(fn)) {}
     /// `into`: the select's storage for the one value it receives.
     select_case describe(void* into) { return {ch_.get(), into, false, false}; }
@@ -192,19 +191,17 @@ inline constexpr bool is_channel_case = is_recv_case<C> || is_send_case<C>;
 /// fixed-size copies (1, 4, 8, 16 bytes) chosen by the channel's element
 /// size at run time, which GCC's overflow warning cannot tie to T.
 template <class C>
-constexpr std::size_t received_size_of() {
-    if constexpr (is_recv_case<C>) return sizeof(typename C::value_type);
-    else return 1;
-}
-template <class C>
-constexpr std::size_t received_align_of() {
-    if constexpr (is_recv_case<C>) return alignof(typename C::value_type);
-    else return 1;
-}
+struct received_layout {   // a send or default case receives nothing
+    static constexpr std::size_t size = 1, align = 1;
+};
+template <class T, class F, class Ch>
+struct received_layout<recv_case<T, F, Ch>> {
+    static constexpr std::size_t size = sizeof(T), align = alignof(T);
+};
 template <class... C>
-inline constexpr std::size_t received_size = std::max({std::size_t(16), received_size_of<std::remove_cvref_t<C>>()...});
+inline constexpr std::size_t received_size = std::max({std::size_t(16), received_layout<std::remove_cvref_t<C>>::size...});
 template <class... C>
-inline constexpr std::size_t received_align = std::max({std::size_t(1), received_align_of<std::remove_cvref_t<C>>()...});
+inline constexpr std::size_t received_align = std::max({std::size_t(1), received_layout<std::remove_cvref_t<C>>::align...});
 
 std::uint64_t select_random() noexcept;   // src/select.cpp: the runtime's random source
 
