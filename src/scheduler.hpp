@@ -274,6 +274,7 @@ public:
     coroutine* start_task(task* t) noexcept;
     /// Makes a woken coroutine runnable.
     void ready(coroutine* c);
+    [[gnu::noinline]] void ready_from_outside(coroutine* c, const coroutine* me);   // ready()'s rare branch
     /// Runs body as root; returns after it returned and the rest was unwound.
     void run_root(std::unique_ptr<task> body);
     /// Waits until no coroutine is left; rethrows an error or deadlock.
@@ -295,7 +296,7 @@ public:
     /// The same for a task that never became a coroutine.
     void retire_unstarted(std::unique_ptr<task> t) noexcept;
     /// Adds a coroutine to the registry before its first wait (begin_wait).
-    void register_waiter(coroutine* c) noexcept;
+    [[gnu::noinline, gnu::cold]] void register_waiter(coroutine* c) noexcept;   // once per coroutine: kept out of begin_wait
     /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
     void check_deadlock();
 
