@@ -43,27 +43,40 @@ void wake(waitable& w) noexcept {
     w.signal.notify_one();
 }
 
+namespace {
+
+// A plain thread: count it as a possible waker of a quiet runtime before
+// the locks go, uncount it once woken.
+[[gnu::noinline]] park_result park_thread(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
+    plain_threads_blocked.fetch_add(1, std::memory_order_seq_cst);
+    locks.release();
+    while (w.signal.load(std::memory_order_acquire) == 0) w.signal.wait(0, std::memory_order_acquire);
+    plain_threads_blocked.fetch_sub(1, std::memory_order_seq_cst);
+    w.state.store(make_state(seq, wait_phase::running), std::memory_order_relaxed);
+    return park_result::woken;
+}
+
+// Unwinding: do not sleep. True when the wait is cancelled here; false
+// when a waker or the canceller won the waiter first: it will ready() us,
+// so we must switch out anyway.
+[[gnu::noinline, gnu::cold]] bool cancel_own_wait(waitable& w, std::uint64_t seq, const held_locks& locks) noexcept {
+    std::uint64_t expected = make_state(seq, wait_phase::waiting);
+    if (!w.state.compare_exchange_strong(expected, make_state(seq, wait_phase::cancelled), std::memory_order_acq_rel))
+        return false;
+    locks.release();
+    return true;
+}
+
+}  // namespace
+
+// The rare paths (a plain thread, the end of a run) are out of line, so
+// that a coroutine's park saves no registers of theirs.
 park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
     coroutine* c = w.coro;
-    if (!c) {
-        // A plain thread: count it as a possible waker of a quiet runtime
-        // before the locks go, uncount it once woken.
-        plain_threads_blocked.fetch_add(1, std::memory_order_seq_cst);
-        locks.release();
-        while (w.signal.load(std::memory_order_acquire) == 0) w.signal.wait(0, std::memory_order_acquire);
-        plain_threads_blocked.fetch_sub(1, std::memory_order_seq_cst);
-        w.state.store(make_state(seq, wait_phase::running), std::memory_order_relaxed);
-        return park_result::woken;
-    }
-    if (c->sched.unwinding(c)) {
-        // Unwinding: do not sleep. If a waker or the canceller won the
-        // waiter first, it will ready() us, so we must switch out anyway.
-        std::uint64_t expected = make_state(seq, wait_phase::waiting);
-        if (w.state.compare_exchange_strong(expected, make_state(seq, wait_phase::cancelled), std::memory_order_acq_rel)) {
-            locks.release();
-            return park_result::cancelled;
-        }
-    }
+    if (!c) [[unlikely]]
+        return park_thread(w, seq, locks);
+    if (c->sched.unwinding(c) && cancel_own_wait(w, seq, locks)) [[unlikely]]
+        return park_result::cancelled;
     c->on_worker()->release_after_switch(&locks);   // `locks` lives on this stack until we are back
     c->switch_out();
     auto phase = phase_of(w.state.load(std::memory_order_acquire));
