@@ -172,7 +172,9 @@ void chan_core::send_locked(void* src) {
         lock_.unlock();
         throw channel_closed("send on closed channel");
     }
-    if (poll_send_locked(src)) {
+    // The poll's conditions first, inline: a sender that will park (the
+    // usual reason to be here) makes no call to learn it.
+    if ((!recvq_.empty() || count_.load(std::memory_order_relaxed) < capacity_) && poll_send_locked(src)) {
         unlock_and_wake();
         return;
     }
