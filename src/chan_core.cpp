@@ -60,14 +60,15 @@ std::shared_ptr<chan_core> make_chan_core(std::size_t capacity, const elem_ops* 
 }
 
 chan_core::chan_core(std::size_t capacity, const elem_ops* ops, const char* label, const char* send_op, const char* recv_op)
-    : capacity_(capacity), ops_(ops), trivial_(ops->trivial), elem_size_(std::uint32_t(ops->size)), label_(label), send_op_(send_op), recv_op_(recv_op) {
+    : capacity_(capacity), ops_(ops), trivial_(ops->trivial),
+      inline_copies_(ops->trivial && (ops->size == 1 || ops->size == 4 || ops->size == 8 || ops->size == 16)), elem_size_(std::uint32_t(ops->size)), label_(label), send_op_(send_op), recv_op_(recv_op) {
     if (capacity_ > 0) buffer_ = static_cast<unsigned char*>(::operator new(capacity_ * ops_->size, std::align_val_t(ops_->align)));
     live_counts::channel_made();
 }
 
 chan_core::~chan_core() {
     std::size_t n = count_.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i < n; ++i) destroy_value(slot_at(ring_index(head_ + i)));
+    for (std::size_t i = 0; i < n; ++i) destroy_value<false>(slot_at(ring_index(head_ + i)));
     if (buffer_) ::operator delete(buffer_, std::align_val_t(ops_->align));
     live_counts::channel_gone();
 }
@@ -75,30 +76,34 @@ chan_core::~chan_core() {
 // Trivially copyable values of the usual sizes are copied inline (a chain
 // of compares, each predicted at its call site: a switch compiled to an
 // indirect jump through a table, a tenth of a ping-pong's poll); others
-// through the type's move constructor (an indirect call).
+// through memcpy or the type's move constructor (a call).
+template <bool Copies>
 [[gnu::always_inline]] inline void chan_core::move_value(void* dst, void* src) const noexcept {
-    if (trivial_) {
-        const std::uint32_t n = elem_size_;
+    const std::uint32_t n = elem_size_;
+    if (Copies) {   // n is 1, 4, 8 or 16
         if (n == 8) std::memcpy(dst, src, 8);
         else if (n == 4) std::memcpy(dst, src, 4);
         else if (n == 16) std::memcpy(dst, src, 16);
-        else if (n == 1) std::memcpy(dst, src, 1);
-        else std::memcpy(dst, src, n);
-        return;
+        else std::memcpy(dst, src, 1);
+    } else if (trivial_) {
+        std::memcpy(dst, src, n);
+    } else {
+        ops_->move_construct(dst, src);
     }
-    ops_->move_construct(dst, src);
 }
 
+template <bool Copies>
 [[gnu::always_inline]] inline void chan_core::buffer_push(void* src) noexcept {
     std::size_t n = count_.load(std::memory_order_relaxed);
-    move_value(slot_at(ring_index(head_ + n)), src);
+    move_value<Copies>(slot_at(ring_index(head_ + n)), src);
     count_.store(n + 1, std::memory_order_relaxed);
 }
 
+template <bool Copies>
 [[gnu::always_inline]] inline void chan_core::buffer_pop(void* dst) noexcept {
     void* s = slot_at(head_);
-    move_value(dst, s);
-    destroy_value(s);
+    move_value<Copies>(dst, s);
+    destroy_value<Copies>(s);
     head_ = ring_index(head_ + 1);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
@@ -112,18 +117,34 @@ wait_node* chan_core::claim_first(wait_queue& q) noexcept {
     return nullptr;
 }
 
-// Sender side, lock held: hand off to a receiver or buffer. The woken
-// receiver is returned through `partner` to be woken after unlock.
+// The polls run their Copies version inline (no call on its path, so no
+// registers saved) and the general one out of line, as a tail call.
 bool chan_core::poll_send_locked(void* src) {
+    if (inline_copies_) return poll_send_as<true>(src);
+    return poll_send_general(src);
+}
+
+bool chan_core::poll_recv_locked(void* dst, bool& got) {
+    if (inline_copies_) return poll_recv_as<true>(dst, got);
+    return poll_recv_general(dst, got);
+}
+
+// Sender side, lock held: hand off to a receiver or buffer. The claimed
+// receiver is kept for take_wake(), to be woken after unlock.
+template <bool Copies>
+bool chan_core::poll_send_as(void* src) {
     if (wait_node* r = recvq_.empty() ? nullptr : claim_first(recvq_)) {
-        move_value(r->slot, src);
+        // The claimed receiver cannot run before it is woken (after the
+        // unlock): its node is marked first, the value moved last (so
+        // that nothing is live across a general move's call).
         r->ok = true;
         r->who->fired = r;
         wake_after_unlock_ = r;
+        move_value<Copies>(r->slot, src);
         return true;
     }
     if (count_.load(std::memory_order_relaxed) < capacity_) {
-        buffer_push(src);
+        buffer_push<Copies>(src);
         return true;
     }
     return false;
@@ -131,25 +152,26 @@ bool chan_core::poll_send_locked(void* src) {
 
 // Receiver side, lock held. Returns true when done; `got` tells a value
 // from "closed and drained".
-bool chan_core::poll_recv_locked(void* dst, bool& got) {
+template <bool Copies>
+bool chan_core::poll_recv_as(void* dst, bool& got) {
     if (wait_node* s = sendq_.empty() ? nullptr : claim_first(sendq_)) {
-        if (capacity_ == 0) {
-            move_value(dst, s->slot);
-        } else {
-            // Full buffer with a sender waiting: take the head, move the
-            // sender's value into the tail, wake the sender now.
-            buffer_pop(dst);
-            buffer_push(s->slot);
-        }
         s->ok = true;
         s->who->fired = s;
         wake_after_unlock_ = s;
         got = true;
+        if (capacity_ == 0) {
+            move_value<Copies>(dst, s->slot);
+        } else {
+            // Full buffer with a sender waiting: take the head, move the
+            // sender's value into the tail (the sender is woken after unlock).
+            buffer_pop<Copies>(dst);
+            buffer_push<Copies>(s->slot);
+        }
         return true;
     }
     if (count_.load(std::memory_order_relaxed) > 0) {
-        buffer_pop(dst);
         got = true;
+        buffer_pop<Copies>(dst);
         return true;
     }
     if (closed_) {
@@ -158,6 +180,10 @@ bool chan_core::poll_recv_locked(void* dst, bool& got) {
     }
     return false;
 }
+
+bool chan_core::poll_send_general(void* src) { return poll_send_as<false>(src); }
+
+bool chan_core::poll_recv_general(void* dst, bool& got) { return poll_recv_as<false>(dst, got); }
 
 wait_node* chan_core::take_wake() noexcept { return std::exchange(wake_after_unlock_, nullptr); }
 

@@ -167,12 +167,26 @@ private:
     wait_node* claim_first(wait_queue& q) noexcept;  // first node whose waiter we win
     void* slot_at(std::size_t i) const noexcept { return buffer_ + i * elem_size_; }
     std::size_t ring_index(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }   // i < 2 * capacity_
-    void move_value(void* dst, void* src) const noexcept;   // construct at dst from src (memcpy for trivial T)
+    // The moves of the polls, in two versions: Copies (the value is
+    // trivially copyable and of 1, 4, 8 or 16 bytes: copied inline, no call
+    // anywhere on the path, so the polls save no registers) and the general
+    // one (any size, the type's move constructor and destructor).
+    template <bool Copies>
+    void move_value(void* dst, void* src) const noexcept;   // construct at dst from src
+    template <bool Copies>
     void destroy_value(void* p) const noexcept {
-        if (!trivial_) ops_->destroy(p);
+        if (!Copies && !trivial_) ops_->destroy(p);
     }
+    template <bool Copies>
     void buffer_push(void* src) noexcept;
+    template <bool Copies>
     void buffer_pop(void* dst) noexcept;
+    template <bool Copies>
+    bool poll_send_as(void* src);
+    template <bool Copies>
+    bool poll_recv_as(void* dst, bool& got);
+    [[gnu::noinline]] bool poll_send_general(void* src);               // poll_send_as<false>
+    [[gnu::noinline]] bool poll_recv_general(void* dst, bool& got);    // poll_recv_as<false>
 
     biased_lock lock_;                       // guards everything below
     bool closed_ = false;
@@ -184,6 +198,7 @@ private:
     const std::size_t capacity_;
     const elem_ops* const ops_;
     const bool trivial_;                     // ops_->trivial, kept beside the ring's fields
+    const bool inline_copies_;               // trivial_ and 1, 4, 8 or 16 bytes: the polls' Copies version
     const std::uint32_t elem_size_;          // ops_->size, likewise
     unsigned char* buffer_ = nullptr;        // capacity_ slots of ops_->size bytes
     const char* label_;                      // "chan", "mutex", "wait_group": for deadlock reports
