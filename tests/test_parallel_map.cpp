@@ -54,17 +54,25 @@ public:
         iterator() = default;
         explicit iterator(drain* d) : d_(d) {}
         T& operator*() const { return *d_->current_; }
-        iterator& operator++() { d_->current_ = d_->ch_.recv(); return *this; }
+        iterator& operator++() { d_->pull(); return *this; }
         void operator++(int) { ++*this; }
         friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
     private:
         bool at_end() const { return !d_->current_; }
         drain* d_ = nullptr;
     };
-    iterator begin() { current_ = ch_.recv(); return iterator(this); }
+    iterator begin() { pull(); return iterator(this); }
     std::default_sentinel_t end() const { return {}; }
 
 private:
+    // The next value, emplaced rather than move-assigned from recv()'s
+    // optional (which made GCC 12, under -fsanitize=thread, warn that a
+    // disengaged optional's pointer "may be used uninitialized").
+    void pull() {
+        current_.reset();
+        if (std::optional<T> v = ch_.recv()) current_.emplace(std::move(*v));
+    }
+
     rill::chan<T> ch_;
     std::optional<T> current_;   // the value the iterator points at; replaced by ++
 };
