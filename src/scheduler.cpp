@@ -552,7 +552,7 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
         } catch (const std::bad_alloc&) {
             throw_resource_error([&] {
                 return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
-                                   live_.load(std::memory_order_relaxed));
+                                   live());
             });
         }
         if (root) {
@@ -561,7 +561,7 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
         }
         queued = c;
     }
-    live_.fetch_add(1, std::memory_order_seq_cst);
+    spawned_.fetch_add(1, std::memory_order_seq_cst);
     live_counts::coroutine_made();   // alive from its spawn, record or not (rill::live)
     worker* w = current_worker();
     if (w && &w->sched == this) w->push_local(queued);
@@ -628,7 +628,7 @@ void scheduler::register_waiter(coroutine* c) noexcept {
 }
 
 void scheduler::retire_unstarted(std::unique_ptr<task> t) noexcept {
-    std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    std::size_t left = count_retired();
     t.reset();
     counted_out(left);
 }
@@ -647,9 +647,23 @@ void scheduler::retire(coroutine* c) {
     // Between the unlink and this decrement the deadlock check sees fewer
     // registered than live coroutines and reports nothing; this worker
     // checks again when it next parks.
-    std::size_t left = live_.fetch_sub(1, std::memory_order_seq_cst) - 1;
+    std::size_t left = count_retired();
     delete c;
     counted_out(left);
+}
+
+// Every retired coroutine was counted in spawned_ before it could run, and
+// spawned_ only grows: while the retired count stays two or more below a
+// value of spawned_ seen before, at least two are alive, and nobody waits
+// for that (counted_out). Only near the end is spawned_ read again, so a
+// spawner on another core keeps its line.
+std::size_t scheduler::count_retired() noexcept {
+    const std::size_t r = retired_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    std::size_t seen = spawned_seen_.load(std::memory_order_relaxed);
+    if (r + 1 < seen) return seen - r;
+    seen = spawned_.load(std::memory_order_seq_cst);
+    spawned_seen_.store(seen, std::memory_order_relaxed);   // a racing retire may store an older one: only costs a reread
+    return seen - r;
 }
 
 void scheduler::counted_out(std::size_t left) noexcept {
@@ -765,13 +779,13 @@ void scheduler::check_deadlock() {
     if (pending_timers.load(std::memory_order_seq_cst) > 0) return;
     if (plain_threads_blocked.load(std::memory_order_seq_cst) > 0) return;
     if (idle_count_.load(std::memory_order_seq_cst) != nworkers) return;
-    if (any_work() || live_.load(std::memory_order_seq_cst) == 0) return;
+    if (any_work() || live() == 0) return;
     std::string report;
     {
         std::scoped_lock l(reg_lock_);
         // Only a coroutine that has waited is registered; one that has not
         // (just spawned, not yet queued) is alive and can still run.
-        if (reg_count_ != live_.load(std::memory_order_seq_cst)) return;
+        if (reg_count_ != live()) return;
         for (coroutine* c = reg_head_; c; c = c->reg_next)
             if (phase_of(c->wait.state.load(std::memory_order_seq_cst)) != wait_phase::waiting) return;   // being woken
         report = deadlock_report();
@@ -851,7 +865,7 @@ void scheduler::wait_all() {
     std::exception_ptr err;
     {
         std::unique_lock l(ctl_lock_);
-        ctl_cv_.wait(l, [&] { return live_.load(std::memory_order_seq_cst) == 0 || error_; });
+        ctl_cv_.wait(l, [&] { return live() == 0 || error_; });
         err = std::exchange(error_, nullptr);
     }
     detect_deadlocks(false);
@@ -885,7 +899,7 @@ void scheduler::unwind_until(std::size_t left, bool include_root) noexcept {
         cancel_all(include_root);
         std::unique_lock l(ctl_lock_);
         auto done = [&] {
-            std::size_t n = live_.load(std::memory_order_seq_cst);
+            std::size_t n = live();
             return n == 0 || (n <= left && root_.load(std::memory_order_acquire));
         };
         if (ctl_cv_.wait_for(l, std::chrono::milliseconds(2), done)) return;
