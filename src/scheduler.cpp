@@ -341,6 +341,7 @@ run_node* worker::spin_for_work() {
 // second core busy for nothing (select4 at threads=2: 1.95 cores).
 bool worker::park() {
     if (!sched.register_idle(this)) return false;
+    sched.notify_if_ended();
     const std::int64_t look_at = sched.next_look_at(this);
     if (look_at == 0 || sched.done()) {
         if (!sched.unregister_idle(this)) wakeup.acquire();   // a waker took us off the list: eat its signal
@@ -379,11 +380,11 @@ void worker::run(run_node* n) {
     if (report_left_ != 0 && !has_run(n)) report = report_to_, --report_left_;
     coroutine* c;
     if (n->is_coroutine) c = static_cast<coroutine*>(n);
-    else if (!(c = sched.start_task(static_cast<task*>(n)))) return;
+    else if (!(c = sched.start_task(static_cast<task*>(n), *this))) return;
     while (!c->suspended.load(std::memory_order_acquire)) cpu_relax();   // its last switch-out is still finishing
     c->suspended.store(false, std::memory_order_relaxed);
     if (!c->started() && sched.unwinding(c)) {   // the run is ending: a body not begun never runs (and needs no stack)
-        sched.retire(c);
+        sched.retire(c, *this);
         return;
     }
     set_current_coroutine(c);
@@ -396,14 +397,14 @@ void worker::run(run_node* n) {
         // ran; the run ends with the error (rill::resource_error).
         set_current_coroutine(nullptr);
         sched.fail(std::current_exception());
-        sched.retire(c);
+        sched.retire(c, *this);
         return;
     }
     set_current_coroutine(nullptr);
     if (report) report->report_first_run(last == c && last->finished());   // c switched away unfinished otherwise
     if (last->finished()) {
         last->release_stack(*this);
-        sched.retire(last);
+        sched.retire(last, *this);
     } else {
         finish_switch(last);
     }
@@ -545,7 +546,7 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
     if (name.empty() && !root) {
         queued = body.release();   // its record comes at its first run (start_task)
     } else {
-        const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+        const std::uint64_t id = draw_id();
         coroutine* c;
         try {
             c = new coroutine(*this, id, std::move(body), std::move(name));
@@ -561,29 +562,40 @@ void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
         }
         queued = c;
     }
-    spawned_.fetch_add(1, std::memory_order_seq_cst);
     live_counts::coroutine_made();   // alive from its spawn, record or not (rill::live)
     worker* w = current_worker();
-    if (w && &w->sched == this) w->push_local(queued);
-    else push_global(queued);
+    if (w && &w->sched == this) {
+        w->count_spawn();   // counted before it is queued: see live()
+        w->push_local(queued);
+    } else {
+        spawned_outside_.fetch_add(1, std::memory_order_seq_cst);
+        push_global(queued);
+    }
+}
+
+std::uint64_t scheduler::draw_id() noexcept {
+    worker* w = current_worker();
+    if (w && &w->sched == this) return w->draw_id(next_id_);
+    return next_id_.fetch_add(1, std::memory_order_relaxed);
 }
 
 // Ids are drawn here, at the first run (a named coroutine's at its spawn),
-// so unnamed coroutines are numbered in the order they start. A body that
+// from the worker's block of ids: unique, and in the order they start on
+// each worker (no id is shared by the workers' starts). A body that
 // never runs is destroyed on the worker's thread, as a coroutine unwound
 // before it began is.
-coroutine* scheduler::start_task(task* t) noexcept {
+coroutine* scheduler::start_task(task* t, worker& w) noexcept {
     std::unique_ptr<task> body(t);
     if (stopping()) {   // the run is ending: a body not begun never runs
-        retire_unstarted(std::move(body));
+        retire_unstarted(std::move(body), w);
         return nullptr;
     }
-    const std::uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t id = w.draw_id(next_id_);
     try {
         return new coroutine(*this, id, std::move(body), {});   // body moves only once the record is allocated
     } catch (...) {   // rill::resource_error from small_alloc: "cannot allocate N bytes for a coroutine"
         fail(std::current_exception());
-        retire_unstarted(std::move(body));
+        retire_unstarted(std::move(body), w);
         return nullptr;
     }
 }
@@ -627,13 +639,17 @@ void scheduler::register_waiter(coroutine* c) noexcept {
     c->registered = true;
 }
 
-void scheduler::retire_unstarted(std::unique_ptr<task> t) noexcept {
-    std::size_t left = count_retired();
+// The count comes last: whoever sees it (a waiter for the end of the run)
+// sees the body destroyed and rill::live() lowered.
+void scheduler::retire_unstarted(std::unique_ptr<task> t, worker& w) noexcept {
     t.reset();
-    counted_out(left);
+    live_counts::coroutine_gone();
+    w.count_retire();
+    if (stopping()) notify_if_ended();   // shutdown() waits: see retire()
 }
 
-void scheduler::retire(coroutine* c) {
+void scheduler::retire(coroutine* c, worker& w) {
+    bool was_root = false;
     if (c->registered || root_.load(std::memory_order_relaxed) == c) {
         std::scoped_lock l(reg_lock_);
         if (c->registered) {
@@ -642,36 +658,36 @@ void scheduler::retire(coroutine* c) {
             else reg_head_ = c->reg_next;
             if (c->reg_next) c->reg_next->reg_prev = c->reg_prev;
         }
-        if (root_.load(std::memory_order_relaxed) == c) root_.store(nullptr, std::memory_order_release);
+        if (root_.load(std::memory_order_relaxed) == c) root_.store(nullptr, std::memory_order_release), was_root = true;
     }
-    // Between the unlink and this decrement the deadlock check sees fewer
+    // Between the unlink and the count the deadlock check sees fewer
     // registered than live coroutines and reports nothing; this worker
-    // checks again when it next parks.
-    std::size_t left = count_retired();
+    // checks again when it next parks. The count comes last, as above.
     delete c;
-    counted_out(left);
-}
-
-// Every retired coroutine was counted in spawned_ before it could run, and
-// spawned_ only grows: while the retired count stays two or more below a
-// value of spawned_ seen before, at least two are alive, and nobody waits
-// for that (counted_out). Only near the end is spawned_ read again, so a
-// spawner on another core keeps its line.
-std::size_t scheduler::count_retired() noexcept {
-    const std::size_t r = retired_.fetch_add(1, std::memory_order_seq_cst) + 1;
-    std::size_t seen = spawned_seen_.load(std::memory_order_relaxed);
-    if (r + 1 < seen) return seen - r;
-    seen = spawned_.load(std::memory_order_seq_cst);
-    spawned_seen_.store(seen, std::memory_order_relaxed);   // a racing retire may store an older one: only costs a reread
-    return seen - r;
-}
-
-void scheduler::counted_out(std::size_t left) noexcept {
     live_counts::coroutine_gone();
-    if (left <= 1) {   // 1: maybe only the root is left, which shutdown() waits for
-        std::scoped_lock l(ctl_lock_);
-        ctl_cv_.notify_all();
-    }
+    w.count_retire();
+    // shutdown() waits for the others, then for the root: tell it now, not
+    // at the next park (a root that keeps spawning and yielding keeps every
+    // worker busy, and would be unwound only once a poll caught the count low).
+    if (was_root) notify_end();
+    else if (stopping()) notify_if_ended();
+}
+
+std::size_t scheduler::live() const noexcept {
+    std::size_t retired = 0;
+    for (const auto& w : workers_) retired += w->retired_here();
+    std::size_t spawned = spawned_outside_.load(std::memory_order_seq_cst);   // every spawn after every retire
+    for (const auto& w : workers_) spawned += w->spawned_here();
+    return spawned - retired;
+}
+
+void scheduler::notify_if_ended() noexcept {
+    if (live() <= 1) notify_end();   // 1: maybe only the root is left, which shutdown() waits for
+}
+
+void scheduler::notify_end() noexcept {
+    std::scoped_lock l(ctl_lock_);
+    ctl_cv_.notify_all();
 }
 
 run_node* scheduler::pop_global() { return global_.pop(); }

@@ -249,6 +249,32 @@ private:
     machine_context context_;              // the worker loop, while a coroutine runs here
     void* eh_globals_ = nullptr;           // set by loop(), on the worker's thread
     std::vector<pooled_stack_info> stack_cache_;   // at most stack_cache_limit; back to the pool when loop() ends
+
+public:
+    // This worker's share of the scheduler's live count and ids
+    // (scheduler::live, scheduler::draw_id): written by this worker's thread
+    // only, with plain stores, so a spawn or a retire here takes no locked
+    // instruction and no cache line from another core. Others read the
+    // counts only to sum them (at a park, a deadlock check, the end of a run).
+    void count_spawn() noexcept { bump(spawned_here_); }
+    void count_retire() noexcept { bump(retired_here_); }
+    std::size_t spawned_here() const noexcept { return spawned_here_.load(std::memory_order_seq_cst); }
+    std::size_t retired_here() const noexcept { return retired_here_.load(std::memory_order_seq_cst); }
+    /// The next id of the block this worker drew from `next_id` (id_block at a time).
+    std::uint64_t draw_id(std::atomic<std::uint64_t>& next_id) noexcept {
+        if (id_next_ == id_end_) [[unlikely]] {
+            id_next_ = next_id.fetch_add(id_block, std::memory_order_relaxed);
+            id_end_ = id_next_ + id_block;
+        }
+        return id_next_++;
+    }
+    static constexpr std::uint64_t id_block = 256;
+
+private:
+    static void bump(std::atomic<std::size_t>& n) noexcept { n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+    alignas(64) std::atomic<std::size_t> spawned_here_{0};
+    std::atomic<std::size_t> retired_here_{0};
+    std::uint64_t id_next_ = 0, id_end_ = 0;   // the ids drawn and not yet given out
 };
 
 /// The worker running on this thread, or null (same rules as current_coroutine).
@@ -271,7 +297,7 @@ public:
     /// record, or null when it will not run (the run is stopping, or no
     /// record could be had: the run then ends with rill::resource_error).
     /// Either way the task is owned by whoever gets it.
-    coroutine* start_task(task* t) noexcept;
+    coroutine* start_task(task* t, worker& w) noexcept;
     /// Makes a woken coroutine runnable.
     void ready(coroutine* c);
     [[gnu::noinline]] void ready_from_outside(coroutine* c, const coroutine* me);   // ready()'s rare branch
@@ -292,13 +318,16 @@ public:
     /// Called by a coroutine as it finishes (before its stack is released).
     void on_root_finished();
     /// Called by the worker once a coroutine finished.
-    void retire(coroutine* c);
+    void retire(coroutine* c, worker& w);
     /// The same for a task that never became a coroutine.
-    void retire_unstarted(std::unique_ptr<task> t) noexcept;
+    void retire_unstarted(std::unique_ptr<task> t, worker& w) noexcept;
     /// Adds a coroutine to the registry before its first wait (begin_wait).
     [[gnu::noinline, gnu::cold]] void register_waiter(coroutine* c) noexcept;   // once per coroutine: kept out of begin_wait
     /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
     void check_deadlock();
+    /// At a park: wakes whoever waits for the end of the run once at most
+    /// one coroutine is left (see spawned_outside_ below).
+    void notify_if_ended() noexcept;
 
     timer_service& timers();
     std::atomic<long> pending_timers{0};   // timers that can still wake a coroutine
@@ -346,7 +375,8 @@ private:
     void cancel_all(bool include_root) noexcept;
     void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
-    void counted_out(std::size_t left) noexcept;   // after a retire left `left` alive: out of live(), and wake the waiters for the end
+    void notify_end() noexcept;            // wakes the waiters for the end of the run
+    std::uint64_t draw_id() noexcept;      // a new coroutine's id
     void detect_deadlocks(bool on);
 
     const bool detect_deadlock_;
@@ -366,22 +396,26 @@ private:
     alignas(64) spinlock reg_lock_;        // guards the registry (coroutines that have waited) and root_ changes
     coroutine* reg_head_ = nullptr;
     std::size_t reg_count_ = 0;            // coroutines in the registry (under reg_lock_)
-    // The count of live coroutines, as two counts that only grow, each on
-    // a line of its own: a spawn adds to spawned_, a retire to retired_.
-    // A spawn-heavy program spawns on one worker and retires on another,
-    // and one shared count crossed the cores twice per coroutine (perf:
-    // 42% of spawn's samples at threads=2). live() reads retired_ first,
-    // so it never reads low; a retire reads spawned_ only when its last
-    // sight of it (spawned_seen_) no longer proves two or more alive.
-    alignas(64) std::atomic<std::size_t> spawned_{0};   // every spawn
-    alignas(64) std::atomic<std::size_t> retired_{0};   // every retire
-    std::atomic<std::size_t> spawned_seen_{0};          // a past value of spawned_ (written by retires)
-    std::size_t live() const noexcept {
-        const std::size_t r = retired_.load(std::memory_order_seq_cst);
-        return spawned_.load(std::memory_order_seq_cst) - r;
-    }
-    std::size_t count_retired() noexcept;   // a retire: how many are left alive, or any number > 1 when more are
-    alignas(64) std::atomic<std::uint64_t> next_id_{1};   // every spawn
+    // The count of live coroutines: spawns and retires, counted by the
+    // worker that makes them (worker::count_spawn, count_retire), and spawns
+    // from outside the workers (a plain thread, another runtime) here. A
+    // spawn-heavy program spawns on one worker and retires on another, and
+    // one shared count crossed the cores twice per coroutine (perf: 42% of
+    // spawn's samples at threads=2); two shared counts, one per side, still
+    // cost a locked instruction on each side and a line shared between the
+    // workers once both ran coroutines. live() reads every retire count
+    // before any spawn count, so it never reads low (a coroutine is counted
+    // spawned before it is queued). Nobody is told at a retire that the
+    // count reached zero: a worker that parks sums the counts and tells
+    // whoever waits for the end (notify_if_ended). The last worker to park
+    // sees every retire (each registers idle with a seq_cst RMW on one
+    // atomic, after its retires), and every retire is followed by a park
+    // once nothing is left to run. The root's retire tells them at once,
+    // and so does every retire while the run is stopping (shutdown waits
+    // for the count to fall to the root alone).
+    alignas(64) std::atomic<std::size_t> spawned_outside_{0};
+    std::size_t live() const noexcept;
+    alignas(64) std::atomic<std::uint64_t> next_id_{1};   // drawn by workers in blocks (worker::draw_id), by others one at a time
 
     alignas(64) std::atomic<bool> stopping_{false};   // unwinding: parks throw coroutine_unwind (read-mostly from here on)
     std::atomic<coroutine*> root_{nullptr};     // run_root's coroutine while it lives

@@ -624,6 +624,29 @@ TEST_CASE("runtime: after a wait that succeeded, more coroutines may be spawned 
     }
 }
 
+// The end of a run is noticed by the worker that parks last (the live
+// count is kept per worker, and no retire is told it was the last): a
+// wait that missed it would hang here, and meson's timeout would fail the
+// test. Each round ends with coroutines retiring on every worker at about
+// the same time, spawned by coroutines (counted on a worker) and by this
+// thread (counted outside).
+TEST_CASE("runtime: wait returns after every round, whichever worker retires the last coroutine") {
+    constexpr int rounds = 500, per_round = 8;
+    std::atomic<long> ran{0};
+    rill::runtime rt(test_options());
+    for (int round = 1; round <= rounds; ++round) {
+        for (int i = 0; i < per_round / 2; ++i) {
+            rt.spawn([&] {
+                rill::go([&] { ran.fetch_add(1); });
+                ran.fetch_add(1);
+            });
+        }
+        rt.wait();
+        REQUIRE(ran.load() == long(round) * per_round);
+        REQUIRE(rill::live().coroutines == 0);
+    }
+}
+
 TEST_CASE("runtime: wait rethrows a coroutine's exception; spawn then throws std::logic_error") {
     const long made_before = counted::made();
     rill::runtime rt(test_options());
