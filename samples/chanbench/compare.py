@@ -8,6 +8,10 @@ machine, in one run, and writes a markdown table of medians and ratios.
 
 Implementations alternate within each repetition (rill, go, boost_fiber, in
 a rotating order) so that a slow spell of the machine hits all of them.
+A run with fewer workers than the machine has CPUs is pinned, all
+implementations of one repetition to the same CPUs, the next repetition
+to the next ones (--no-pin: not), so that one CPU's slow spell does not
+land on one implementation and not on the other.
 The peers are built from ../shared/bench/peers (or --peers-src) into
 bench-bin/peers with their Makefile; without them, rill's own table is
 still printed. The wordcount workload needs --corpus: when that file is
@@ -59,13 +63,13 @@ def build_peers(src, dest):
     return peers
 
 
-def run_one(exe, workload, threads, n, extra, timeout):
+def run_one(exe, workload, threads, n, extra, timeout, cpus=None):
     # Through a shell that forks the program: a process forked from Python
     # inherits Python's peak RSS (ru_maxrss survives exec), which would
     # hide the small workloads' own figure.
     args = ["sh", "-c", '"$0" "$@"; exit $?', exe, workload, f"threads={threads}"] + ([f"n={n}"] if n else []) + extra
     try:
-        r = sh(args, timeout=timeout)
+        r = sh(args, timeout=timeout, preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
     except subprocess.TimeoutExpired:
         return None, "timeout"
     if r.returncode != 0:
@@ -74,6 +78,23 @@ def run_one(exe, workload, threads, n, extra, timeout):
         if line.startswith("{"):
             return json.loads(line), None
     return None, "no JSON line"
+
+
+def pinned_cpus(rep, threads):
+    """The CPUs every implementation of one repetition runs on, when the run
+    uses fewer workers than the machine has CPUs: the same ones for all of
+    them, moving on with each repetition. A virtual CPU can run at half the
+    speed of the other for minutes (docs/BENCHMARKS.md, "The slow CPU"), and
+    unpinned, one implementation's run landed on the slow one and the next
+    one's on the fast one."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if threads >= len(allowed):
+        return None
+    first = (rep * threads) % len(allowed)
+    return {allowed[(first + k) % len(allowed)] for k in range(threads)}
 
 
 def machine():
@@ -162,6 +183,8 @@ def main():
     ap.add_argument("--corpus-mib", type=int, default=200, help="the size of a corpus made here")
     ap.add_argument("--quick", action="store_true", help="small sizes, one repetition (a smoke test)")
     ap.add_argument("--timeout", type=int, default=600)
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin runs that use fewer workers than the machine has CPUs (see above)")
     ap.add_argument("--jsonl", default="", help="also append every JSON line here")
     ap.add_argument("--write", default="", help="put the table into this markdown file between the chanbench markers")
     a = ap.parse_args()
@@ -189,10 +212,11 @@ def main():
         for w in workloads:
             for t in threads_list:
                 order = names[rep % len(names):] + names[:rep % len(names)]
+                cpus = pinned_cpus(rep, t) if not a.no_pin else None
                 for impl in order:
                     n = QUICK_N.get(w) if a.quick else None
                     extra = [f"file={a.corpus}"] if w == "wordcount" else []
-                    res, err = run_one(impls[impl], w, t, n, extra, a.timeout)
+                    res, err = run_one(impls[impl], w, t, n, extra, a.timeout, cpus)
                     if err:
                         print(f"compare: {impl} {w} threads={t}: {err}", file=sys.stderr)
                         continue
