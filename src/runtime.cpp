@@ -67,6 +67,12 @@ void spawn_here(std::unique_ptr<task> body, std::string name) {
     if (!c) throw std::logic_error("rill::go called outside a coroutine: use rill::run or rill::runtime::spawn");
     c->sched.spawn(std::move(body), std::move(name));
 }
+
+void spawn_here(std::unique_ptr<task> body) {
+    coroutine* c = current_coroutine();
+    if (!c) throw std::logic_error("rill::go called outside a coroutine: use rill::run or rill::runtime::spawn");
+    c->sched.spawn_unnamed(std::move(body));
+}
 }  // namespace detail
 
 }  // namespace rill

@@ -539,29 +539,37 @@ scheduler::~scheduler() {
     live_counts::runtimes.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
+void scheduler::check_may_spawn() const {
     if (stopping() && !current_coroutine())
         throw std::logic_error("rill: spawn on a runtime that has stopped (after an error or a deadlock)");
-    run_node* queued;
-    if (name.empty() && !root) {
-        queued = body.release();   // its record comes at its first run (start_task)
-    } else {
-        const std::uint64_t id = draw_id();
-        coroutine* c;
-        try {
-            c = new coroutine(*this, id, std::move(body), std::move(name));
-        } catch (const std::bad_alloc&) {
-            throw_resource_error([&] {
-                return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
-                                   live());
-            });
-        }
-        if (root) {
-            std::scoped_lock l(reg_lock_);
-            root_.store(c, std::memory_order_release);   // retire() clears it under this lock
-        }
-        queued = c;
+}
+
+void scheduler::spawn(std::unique_ptr<task> body, std::string name, bool root) {
+    if (name.empty() && !root) return spawn_unnamed(std::move(body));
+    check_may_spawn();
+    const std::uint64_t id = draw_id();
+    coroutine* c;
+    try {
+        c = new coroutine(*this, id, std::move(body), std::move(name));
+    } catch (const std::bad_alloc&) {
+        throw_resource_error([&] {
+            return fmt::format("rill: cannot allocate coroutine {}: out of memory ({} coroutines alive)", id,
+                               live());
+        });
     }
+    if (root) {
+        std::scoped_lock l(reg_lock_);
+        root_.store(c, std::memory_order_release);   // retire() clears it under this lock
+    }
+    queue_spawned(c);
+}
+
+void scheduler::spawn_unnamed(std::unique_ptr<task> body) {
+    check_may_spawn();
+    queue_spawned(body.release());   // its record comes at its first run (start_task)
+}
+
+void scheduler::queue_spawned(run_node* queued) {
     live_counts::coroutine_made();   // alive from its spawn, record or not (rill::live)
     worker* w = current_worker();
     if (w && &w->sched == this) {
@@ -681,8 +689,13 @@ std::size_t scheduler::live() const noexcept {
     return spawned - retired;
 }
 
+// wait_all() waits for no coroutine left, shutdown() (stopping) for the
+// root alone; run_root() waits for the root's end, told by the root itself.
+// So a park while the root alone lives (a root that sleeps on a timer in a
+// loop) wakes nobody.
 void scheduler::notify_if_ended() noexcept {
-    if (live() <= 1) notify_end();   // 1: maybe only the root is left, which shutdown() waits for
+    const std::size_t n = live();
+    if (n == 0 || (n == 1 && stopping())) notify_end();
 }
 
 void scheduler::notify_end() noexcept {

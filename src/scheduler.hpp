@@ -293,6 +293,8 @@ public:
     /// An unnamed coroutine other than the root is queued as its task alone;
     /// its record is made when it first runs (start_task).
     void spawn(std::unique_ptr<task> body, std::string name, bool root = false);
+    /// The same for an unnamed coroutine (`go(fn)`), without a name to pass along.
+    void spawn_unnamed(std::unique_ptr<task> body);
     /// A queued task's first run, on the worker that runs it: its coroutine
     /// record, or null when it will not run (the run is stopping, or no
     /// record could be had: the run then ends with rill::resource_error).
@@ -325,8 +327,9 @@ public:
     [[gnu::noinline, gnu::cold]] void register_waiter(coroutine* c) noexcept;   // once per coroutine: kept out of begin_wait
     /// Everyone idle, no timer, no plain thread blocked: report a deadlock.
     void check_deadlock();
-    /// At a park: wakes whoever waits for the end of the run once at most
-    /// one coroutine is left (see spawned_outside_ below).
+    /// At a park: wakes whoever waits for the end of the run once no
+    /// coroutine is left, or only the root while the run is stopping (see
+    /// spawned_outside_ below).
     void notify_if_ended() noexcept;
 
     timer_service& timers();
@@ -376,6 +379,8 @@ private:
     void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
     void notify_end() noexcept;            // wakes the waiters for the end of the run
+    void check_may_spawn() const;          // throws std::logic_error once the run has stopped (outside a coroutine)
+    void queue_spawned(run_node* n);       // counts a spawn and queues it
     std::uint64_t draw_id() noexcept;      // a new coroutine's id
     void detect_deadlocks(bool on);
 

@@ -49,6 +49,7 @@ struct options {
 namespace detail {
 class scheduler;
 void spawn_here(std::unique_ptr<task> body, std::string name);
+void spawn_here(std::unique_ptr<task> body);   // unnamed: no string passes through a spawn
 }  // namespace detail
 
 /// A runtime embedded in a program that has threads of its own. `spawn` may
@@ -105,7 +106,7 @@ auto run(F&& fn, options opts = {}) -> std::invoke_result_t<F&> {
 /// Starts fn as a new coroutine of the current runtime (fire and forget, as
 /// Go's `go`). Throws std::logic_error outside a coroutine.
 template <class F>
-void go(F&& fn) { detail::spawn_here(detail::make_task(std::forward<F>(fn)), {}); }
+void go(F&& fn) { detail::spawn_here(detail::make_task(std::forward<F>(fn))); }
 
 /// As go(fn), with a name that deadlock reports show.
 template <class F>
