@@ -627,20 +627,30 @@ TEST_CASE("runtime: after a wait that succeeded, more coroutines may be spawned 
 // The end of a run is noticed by the worker that parks last (the live
 // count is kept per worker, and no retire is told it was the last): a
 // wait that missed it would hang here, and meson's timeout would fail the
-// test. Each round ends with coroutines retiring on every worker at about
-// the same time, spawned by coroutines (counted on a worker) and by this
-// thread (counted outside).
+// test. Each round's coroutines, spawned by this thread (counted outside)
+// and by coroutines (counted on a worker), wait at a gate that this thread
+// then closes, so that they finish at about the same time on every worker.
 TEST_CASE("runtime: wait returns after every round, whichever worker retires the last coroutine") {
-    constexpr int rounds = 500, per_round = 8;
+    constexpr int rounds = 300, per_round = 8;
     std::atomic<long> ran{0};
     rill::runtime rt(test_options());
     for (int round = 1; round <= rounds; ++round) {
+        rill::chan<int> gate;
+        std::atomic<int> waiting{0};
         for (int i = 0; i < per_round / 2; ++i) {
-            rt.spawn([&] {
-                rill::go([&] { ran.fetch_add(1); });
+            rt.spawn([&, gate] {
+                rill::go([&, gate] {
+                    ++waiting;
+                    (void)gate.recv();
+                    ran.fetch_add(1);
+                });
+                ++waiting;
+                (void)gate.recv();
                 ran.fetch_add(1);
             });
         }
+        while (waiting.load() < per_round) std::this_thread::yield();
+        gate.close();
         rt.wait();
         REQUIRE(ran.load() == long(round) * per_round);
         REQUIRE(rill::live().coroutines == 0);
