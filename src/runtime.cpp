@@ -62,17 +62,18 @@ live_objects live() noexcept {
 }
 
 namespace detail {
-void spawn_here(std::unique_ptr<task> body, std::string name) {
+namespace {
+/// The runtime that go() spawns into: the current coroutine's.
+scheduler& scheduler_for_go() {
     coroutine* c = current_coroutine();
     if (!c) throw std::logic_error("rill::go called outside a coroutine: use rill::run or rill::runtime::spawn");
-    c->sched.spawn(std::move(body), std::move(name));
+    return c->sched;
 }
+}  // namespace
 
-void spawn_here(std::unique_ptr<task> body) {
-    coroutine* c = current_coroutine();
-    if (!c) throw std::logic_error("rill::go called outside a coroutine: use rill::run or rill::runtime::spawn");
-    c->sched.spawn_unnamed(std::move(body));
-}
+void spawn_here(std::unique_ptr<task> body, std::string name) { scheduler_for_go().spawn(std::move(body), std::move(name)); }
+
+void spawn_here(std::unique_ptr<task> body) { scheduler_for_go().spawn_unnamed(std::move(body)); }
 }  // namespace detail
 
 }  // namespace rill

@@ -647,13 +647,9 @@ void scheduler::register_waiter(coroutine* c) noexcept {
     c->registered = true;
 }
 
-// The count comes last: whoever sees it (a waiter for the end of the run)
-// sees the body destroyed and rill::live() lowered.
 void scheduler::retire_unstarted(std::unique_ptr<task> t, worker& w) noexcept {
     t.reset();
-    live_counts::coroutine_gone();
-    w.count_retire();
-    if (stopping()) notify_if_ended();   // shutdown() waits: see retire()
+    counted_out(w, false);
 }
 
 void scheduler::retire(coroutine* c, worker& w) {
@@ -670,13 +666,20 @@ void scheduler::retire(coroutine* c, worker& w) {
     }
     // Between the unlink and the count the deadlock check sees fewer
     // registered than live coroutines and reports nothing; this worker
-    // checks again when it next parks. The count comes last, as above.
+    // checks again when it next parks.
     delete c;
+    counted_out(w, was_root);
+}
+
+// After a retire, its body and record destroyed. The count comes last:
+// whoever sees it (a waiter for the end of the run) sees them destroyed
+// and rill::live() lowered. shutdown() waits for the others, then for the
+// root: it is told now, not at the next park (a root that keeps spawning
+// and yielding keeps every worker busy, and would be unwound only once a
+// poll caught the count low).
+void scheduler::counted_out(worker& w, bool was_root) noexcept {
     live_counts::coroutine_gone();
     w.count_retire();
-    // shutdown() waits for the others, then for the root: tell it now, not
-    // at the next park (a root that keeps spawning and yielding keeps every
-    // worker busy, and would be unwound only once a poll caught the count low).
     if (was_root) notify_end();
     else if (stopping()) notify_if_ended();
 }

@@ -379,6 +379,7 @@ private:
     void unwind_until(std::size_t left, bool include_root) noexcept;
     std::string deadlock_report();         // under reg_lock_
     void notify_end() noexcept;            // wakes the waiters for the end of the run
+    void counted_out(worker& w, bool was_root) noexcept;   // a retire's last step: the counts, then who is told
     void check_may_spawn() const;          // throws std::logic_error once the run has stopped (outside a coroutine)
     void queue_spawned(run_node* n);       // counts a spawn and queues it
     std::uint64_t draw_id() noexcept;      // a new coroutine's id
