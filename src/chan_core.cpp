@@ -15,6 +15,7 @@
 // claimed waiter cannot run until woken, so its node (on its stack) stays
 // valid until then.
 #include "live_counts.hpp"
+#include "park.hpp"
 #include "wait.hpp"
 
 #include <rill/errors.hpp>

@@ -23,6 +23,7 @@
 //     are released after the switch.
 //  5. Woken by exactly one node (the claim CAS), lock everything again and
 //     unlink the other nodes, which wakers may have unlinked already.
+#include "park.hpp"
 #include "scheduler.hpp"
 #include "wait.hpp"
 

@@ -2,6 +2,7 @@
 #include "wait.hpp"
 
 #include "coroutine.hpp"
+#include "park.hpp"
 #include "scheduler.hpp"
 
 #include <rill/errors.hpp>
@@ -16,23 +17,7 @@ thread_local waitable tls_thread_waitable;   // a plain thread's waitable
 
 }  // namespace
 
-waitable& current_waitable() noexcept {
-    if (coroutine* c = current_coroutine()) return c->wait;
-    return tls_thread_waitable;
-}
-
-std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on) noexcept {
-    if (coroutine* c = w.coro; c && !c->registered) c->sched.register_waiter(c);   // before it can be seen waiting
-    std::uint64_t seq = seq_of(w.state.load(std::memory_order_relaxed)) + 1;
-    w.fired = nullptr;
-    w.op = op;
-    w.on = on;
-    if (!w.coro) w.signal.store(0, std::memory_order_relaxed);
-    // release, not seq_cst: the deadlock check sees this through the idle
-    // count, and the end of a run retries its cancellation until all is gone.
-    w.state.store(make_state(seq, wait_phase::waiting), std::memory_order_release);
-    return seq;
-}
+waitable& thread_waitable() noexcept { return tls_thread_waitable; }
 
 void wake(waitable& w) noexcept {
     if (coroutine* c = w.coro) {
@@ -69,14 +54,12 @@ namespace {
 
 }  // namespace
 
-// The rare paths (a plain thread, the end of a run) are out of line, so
-// that a coroutine's park saves no registers of theirs.
-park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
+// park()'s rare cases, out of line (park.hpp). An unwinding coroutine
+// whose wait a waker or the canceller won first switches out like any other.
+park_result park_rare(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
     coroutine* c = w.coro;
-    if (!c) [[unlikely]]
-        return park_thread(w, seq, locks);
-    if (c->sched.unwinding(c) && cancel_own_wait(w, seq, locks)) [[unlikely]]
-        return park_result::cancelled;
+    if (!c) return park_thread(w, seq, locks);
+    if (cancel_own_wait(w, seq, locks)) return park_result::cancelled;
     c->on_worker()->release_after_switch(&locks);   // `locks` lives on this stack until we are back
     c->switch_out();
     auto phase = phase_of(w.state.load(std::memory_order_acquire));

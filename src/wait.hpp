@@ -43,11 +43,9 @@ struct waitable {
     const chan_core* on = nullptr;            // the channel, if one
 };
 
-/// The caller's waitable: its coroutine's, or its thread's.
-waitable& current_waitable() noexcept;
-
-/// Step 1. Returns the seq of the new wait.
-std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on) noexcept;
+// current_waitable(), step 1 (begin_wait) and step 3 (park) are inline, in
+// park.hpp: they need the coroutine and its scheduler, and a channel
+// operation that blocks calls all three.
 
 /// Step 4: true when the caller won the waiter and must wake() it.
 inline bool claim(waitable& w, std::uint64_t seq) noexcept {
@@ -70,9 +68,6 @@ struct held_locks {
 };
 
 enum class park_result { woken, cancelled };
-
-/// Step 3. Releases `locks` and blocks until woken or cancelled.
-park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept;
 
 /// Wait that nothing but cancellation ends (nil channels, empty select).
 /// Throws coroutine_unwind when cancelled; on a plain thread it never returns.
