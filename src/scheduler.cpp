@@ -204,7 +204,12 @@ void run_queue::report_first_run(bool finished) noexcept {
 // ---------------------------------------------------------------- worker
 
 worker::worker(scheduler& s, unsigned i)
-    : sched(s), index(i), rng_(s.seed ? s.seed * 0x9E3779B97F4A7C15ull | 1 : 0x9E3779B97F4A7C15ull * (i + 1)) {}
+    : sched(s), index(i), rng_(s.seed ? s.seed * 0x9E3779B97F4A7C15ull | 1 : 0x9E3779B97F4A7C15ull * (i + 1)) {
+    // Deterministic mode hands off to no successor: take_successor's
+    // countdown then stays at 1 and refuses every time (find_work, which
+    // picks at random there, never counts).
+    if (s.seed) global_countdown_ = 1;
+}
 
 std::uint64_t worker::next_random() noexcept { return xorshift(rng_); }
 
@@ -411,7 +416,10 @@ void worker::run(run_node* n) {
 }
 
 void worker::finish_switch(coroutine* prev) noexcept {
-    if (held_) {
+    if (chan_core* c = held_one_) {
+        held_one_ = nullptr;
+        c->unlock();
+    } else if (held_) {
         held_->release();
         held_ = nullptr;
     }
@@ -451,8 +459,9 @@ run_node* worker::pop_own() noexcept {
 // a pick that has not started (it needs a stack first) or is still
 // switching out on another worker (it waits in `next`).
 coroutine* worker::take_successor() noexcept {
-    if (sched.seed) return nullptr;
-    if (--global_countdown_ == 0) {   // the loop's find_work looks at the global queue next
+    // At 0 the loop's find_work looks at the global queue next (and in
+    // deterministic mode the countdown is always 1: see the constructor).
+    if (--global_countdown_ == 0) {
         global_countdown_ = 1;
         return nullptr;
     }

@@ -180,7 +180,12 @@ public:
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
     /// The usual post-switch work, without an indirect call: a parked
     /// coroutine's channel locks.
-    void release_after_switch(const held_locks* locks) noexcept { held_ = locks; }
+    /// One channel's lock (a send's or a receive's park) is kept by itself:
+    /// finish_switch then unlocks it with no walk through `locks`.
+    void release_after_switch(const held_locks* locks) noexcept {
+        if (locks->n == 1) held_one_ = locks->chans[0];
+        else held_ = locks;
+    }
     /// Runs prev's post-switch work; from then on prev may be resumed.
     void finish_switch(coroutine* prev) noexcept;
 
@@ -242,7 +247,8 @@ private:
     unsigned next_streak_ = 0;             // coroutines run from next_ in a row
     std::uint32_t global_countdown_ = global_check_interval;   // find_work looks at the global queue at 0
     std::uint64_t rng_;
-    const held_locks* held_ = nullptr;     // released by finish_switch
+    chan_core* held_one_ = nullptr;        // unlocked by finish_switch (a park on one channel)
+    const held_locks* held_ = nullptr;     // released by finish_switch (a park on none, or several)
     void (*post_fn_)(void*) = nullptr;
     void* post_arg_ = nullptr;
     handoff handoff_;                      // a hand-off in flight (owner thread only)

@@ -876,6 +876,44 @@ TEST_CASE("deterministic mode: a seed replays the same interleaving, other seeds
     CHECK(different >= 15);   // 20 seeds over a huge space of orders: nearly all differ
 }
 
+TEST_CASE("deterministic mode: a woken coroutine is one choice among the runnable, not handed the worker") {
+    // A ping-pong beside a coroutine that only yields. Outside deterministic
+    // mode a parking coroutine switches straight to the one it woke, and the
+    // yielder gets a turn only when the worker looks at its queue; here each
+    // park is a random pick among the runnable, so the yielder runs at about
+    // every other one.
+    for (std::uint64_t seed : {1u, 7u, 42u}) {
+        rill::options o;
+        o.deterministic_seed = seed;
+        int yields_during = 0;
+        rill::run([&] {
+            rill::chan<int> ping, pong;
+            bool exchanging = true;
+            rill::wait_group wg;
+            wg.add(2);
+            rill::go([&] {
+                while (auto v = ping.recv()) pong.send(*v);
+                wg.done();
+            });
+            rill::go([&] {
+                while (exchanging) {
+                    ++yields_during;
+                    rill::yield();
+                }
+                wg.done();
+            });
+            for (int i = 0; i < 200; ++i) {
+                ping.send(i);
+                CHECK(pong.recv() == i);
+            }
+            exchanging = false;
+            ping.close();
+            wg.wait();
+        }, o);
+        CHECK(yields_during >= 100);   // 400 parks; with hand-offs, about one turn in 61 (the global queue's)
+    }
+}
+
 TEST_CASE("at the end of a run the root is unwound last, so the others may still use its locals") {
     // After a deadlock (or an error) the root is blocked with its frame
     // alive; the other coroutines' destructors run first.
