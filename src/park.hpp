@@ -19,11 +19,11 @@
 namespace rill::detail {
 
 /// A plain thread's waitable (current_waitable's rare case).
-waitable& thread_waitable() noexcept;
+[[gnu::noinline]] waitable& thread_waitable() noexcept;
 
 /// park()'s rare cases: a plain thread, and a coroutine while the run is
 /// being unwound (wait.cpp).
-park_result park_rare(waitable& w, std::uint64_t seq, held_locks locks) noexcept;
+[[gnu::noinline]] park_result park_rare(waitable& w, std::uint64_t seq, held_locks locks) noexcept;
 
 /// The caller's waitable: its coroutine's, or its thread's.
 inline waitable& current_waitable() noexcept {

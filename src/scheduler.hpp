@@ -180,11 +180,12 @@ public:
     void after_switch(void (*fn)(void*), void* arg) noexcept { post_fn_ = fn; post_arg_ = arg; }
     /// The usual post-switch work, without an indirect call: a parked
     /// coroutine's channel locks.
-    /// One channel's lock (a send's or a receive's park) is kept by itself:
-    /// finish_switch then unlocks it with no walk through `locks`.
+    /// One channel's lock (a send's, a receive's or a one-channel select's
+    /// park) is kept by itself: finish_switch then unlocks it with no walk
+    /// through `locks`.
     void release_after_switch(const held_locks* locks) noexcept {
         if (locks->n == 1) held_one_ = locks->chans[0];
-        else held_ = locks;
+        else if (locks->n > 1) held_ = locks;
     }
     /// Runs prev's post-switch work; from then on prev may be resumed.
     void finish_switch(coroutine* prev) noexcept;
