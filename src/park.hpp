@@ -21,9 +21,11 @@ namespace rill::detail {
 /// A plain thread's waitable (current_waitable's rare case).
 [[gnu::noinline]] waitable& thread_waitable() noexcept;
 
-/// park()'s rare cases: a plain thread, and a coroutine while the run is
-/// being unwound (wait.cpp).
-[[gnu::noinline]] park_result park_rare(waitable& w, std::uint64_t seq, held_locks locks) noexcept;
+/// park()'s rare cases (wait.cpp): a plain thread, which waits here, and a
+/// coroutine while the run is being unwound, which cancels its own wait
+/// here unless a waker or the canceller won it first. True with `result`
+/// set when the park is over; false: switch out as usual.
+[[gnu::noinline]] bool park_rare(waitable& w, std::uint64_t seq, const held_locks& locks, park_result& result) noexcept;
 
 /// The caller's waitable: its coroutine's, or its thread's.
 inline waitable& current_waitable() noexcept {
@@ -51,8 +53,10 @@ inline std::uint64_t begin_wait(waitable& w, const char* op, const chan_core* on
 /// Step 3. Releases `locks` and blocks until woken or cancelled.
 inline park_result park(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
     coroutine* c = w.coro;
-    if (!c || c->sched.unwinding(c)) [[unlikely]]
-        return park_rare(w, seq, locks);
+    if (!c || c->sched.unwinding(c)) [[unlikely]] {
+        park_result result;
+        if (park_rare(w, seq, locks, result)) return result;
+    }
     c->on_worker()->release_after_switch(&locks);   // `locks` lives on this stack until we are back
     c->switch_out();
     auto phase = phase_of(w.state.load(std::memory_order_acquire));

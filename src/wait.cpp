@@ -54,16 +54,15 @@ namespace {
 
 }  // namespace
 
-// park()'s rare cases, out of line (park.hpp). An unwinding coroutine
-// whose wait a waker or the canceller won first switches out like any other.
-park_result park_rare(waitable& w, std::uint64_t seq, held_locks locks) noexcept {
-    coroutine* c = w.coro;
-    if (!c) return park_thread(w, seq, locks);
-    if (cancel_own_wait(w, seq, locks)) return park_result::cancelled;
-    c->on_worker()->release_after_switch(&locks);   // `locks` lives on this stack until we are back
-    c->switch_out();
-    auto phase = phase_of(w.state.load(std::memory_order_acquire));
-    return phase == wait_phase::cancelled ? park_result::cancelled : park_result::woken;
+// park()'s rare cases, out of line (park.hpp).
+bool park_rare(waitable& w, std::uint64_t seq, const held_locks& locks, park_result& result) noexcept {
+    if (!w.coro) {
+        result = park_thread(w, seq, locks);
+        return true;
+    }
+    if (!cancel_own_wait(w, seq, locks)) return false;
+    result = park_result::cancelled;
+    return true;
 }
 
 void park_forever(const char* op) {
