@@ -205,7 +205,9 @@ void run_queue::report_first_run(bool finished) noexcept {
 
 worker::worker(scheduler& s, unsigned i)
     : sched(s), index(i), rng_(s.seed ? s.seed * 0x9E3779B97F4A7C15ull | 1 : 0x9E3779B97F4A7C15ull * (i + 1)) {
-    // Deterministic mode hands off to no successor: take_successor's
+    // Deterministic mode hands off to no successor: every pick is the
+    // seed's (pick_at_random), and a successor take_successor cannot switch
+    // to would wait in turn_, which the random pick never looks at. Its
     // countdown then stays at 1 and refuses every time (find_work, which
     // picks at random there, never counts).
     if (s.seed) global_countdown_ = 1;
